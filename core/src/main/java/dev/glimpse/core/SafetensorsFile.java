@@ -1,0 +1,309 @@
+package dev.glimpse.core;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.CharBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A safetensors file opened for reading. The header is validated completely before any tensor data is touched;
+ * each tensor's bytes are memory-mapped on demand, so files far larger than 2 GiB work as long as one tensor fits
+ * in one mapping (2 GiB).
+ */
+public final class SafetensorsFile implements AutoCloseable {
+    /** Headers larger than this are refused: real ones are a few MiB at most. */
+    public static final long MAX_HEADER_BYTES = 100L << 20;
+
+    private static final ObjectMapper JSON =
+            new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+
+    private final Path path;
+    private final FileChannel channel;
+    private final Map<String, TensorInfo> tensors;
+    private final Map<String, String> metadata;
+
+    private SafetensorsFile(Path path, FileChannel channel, Map<String, TensorInfo> tensors,
+                            Map<String, String> metadata) {
+        this.path = path;
+        this.channel = channel;
+        this.tensors = tensors;
+        this.metadata = metadata;
+    }
+
+    /** Opens and validates {@code path}; throws {@link BadInputException} naming the file, tensor and rule. */
+    public static SafetensorsFile open(Path path) {
+        FileChannel ch;
+        try {
+            ch = FileChannel.open(path, StandardOpenOption.READ);
+        } catch (NoSuchFileException e) {
+            throw new BadInputException(path + ": no such safetensors file");
+        } catch (IOException e) {
+            throw new BadInputException(path + ": cannot open: " + e.getMessage(), e);
+        }
+        try {
+            Header h = readHeader(path, ch);
+            return new SafetensorsFile(path, ch, h.tensors, h.metadata);
+        } catch (RuntimeException e) {
+            closeQuietly(ch);
+            throw e;
+        }
+    }
+
+    private record Header(Map<String, TensorInfo> tensors, Map<String, String> metadata) {}
+
+    private static Header readHeader(Path path, FileChannel ch) {
+        long fileSize;
+        try {
+            fileSize = ch.size();
+            if (fileSize < 8) {
+                throw bad(path, null, "file is " + fileSize + " bytes, shorter than the 8-byte header length prefix");
+            }
+            ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+            readFully(ch, lenBuf, 0);
+            long headerLen = lenBuf.getLong(0);
+            if (headerLen <= 0 || headerLen > MAX_HEADER_BYTES) {
+                throw bad(path, null, "header length " + Long.toUnsignedString(headerLen)
+                        + " is not between 1 and " + MAX_HEADER_BYTES + " bytes");
+            }
+            if (8 + headerLen > fileSize) {
+                throw bad(path, null, "header length " + headerLen + " runs past the end of the file ("
+                        + fileSize + " bytes)");
+            }
+            ByteBuffer hb = ByteBuffer.allocate((int) headerLen);
+            readFully(ch, hb, 8);
+            hb.flip();
+            String text;
+            try {
+                CharBuffer chars = StandardCharsets.UTF_8.newDecoder()
+                        .onMalformedInput(CodingErrorAction.REPORT)
+                        .onUnmappableCharacter(CodingErrorAction.REPORT)
+                        .decode(hb);
+                text = chars.toString();
+            } catch (CharacterCodingException e) {
+                throw bad(path, null, "header is not valid UTF-8");
+            }
+            JsonNode root;
+            try {
+                root = JSON.readTree(text);
+            } catch (IOException e) {
+                throw bad(path, null, "header is not valid JSON: " + firstLine(e.getMessage()));
+            }
+            if (root == null || !root.isObject()) {
+                throw bad(path, null, "header must be a JSON object of tensor entries");
+            }
+            return parseEntries(path, (ObjectNode) root, fileSize - 8 - headerLen, 8 + headerLen);
+        } catch (IOException e) {
+            throw new BadInputException(path + ": cannot read: " + e.getMessage(), e);
+        }
+    }
+
+    private static Header parseEntries(Path path, ObjectNode root, long dataLen, long dataStart) {
+        Map<String, TensorInfo> tensors = new LinkedHashMap<>();
+        Map<String, String> metadata = new LinkedHashMap<>();
+        List<long[]> ranges = new ArrayList<>(); // begin, end, index into names
+        List<String> names = new ArrayList<>();
+        for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            String name = e.getKey();
+            JsonNode v = e.getValue();
+            if (name.equals("__metadata__")) {
+                if (!v.isObject()) {
+                    throw bad(path, name, "__metadata__ must be an object of string values");
+                }
+                for (Iterator<Map.Entry<String, JsonNode>> m = v.fields(); m.hasNext(); ) {
+                    Map.Entry<String, JsonNode> kv = m.next();
+                    if (!kv.getValue().isTextual()) {
+                        throw bad(path, name, "__metadata__ value for '" + kv.getKey() + "' must be a string");
+                    }
+                    metadata.put(kv.getKey(), kv.getValue().asText());
+                }
+                continue;
+            }
+            if (!v.isObject()) {
+                throw bad(path, name, "entry must be an object with dtype, shape and data_offsets");
+            }
+            JsonNode dt = v.get("dtype");
+            JsonNode shapeNode = v.get("shape");
+            JsonNode offs = v.get("data_offsets");
+            if (dt == null || shapeNode == null || offs == null) {
+                throw bad(path, name, "entry is missing one of dtype, shape, data_offsets");
+            }
+            DType dtype = dt.isTextual() ? DType.parse(dt.asText()) : null;
+            if (dtype == null) {
+                throw bad(path, name, "unknown dtype " + dt + " (expected one of F64, F32, F16, BF16, I64, I32, I16,"
+                        + " I8, U8, BOOL)");
+            }
+            if (!shapeNode.isArray()) {
+                throw bad(path, name, "shape must be an array of non-negative integers");
+            }
+            long[] shape = new long[shapeNode.size()];
+            long numel = 1;
+            for (int i = 0; i < shape.length; i++) {
+                JsonNode d = shapeNode.get(i);
+                if (!d.isIntegralNumber() || !d.canConvertToLong() || d.asLong() < 0) {
+                    throw bad(path, name, "shape dimension " + i + " is " + d + ", expected a non-negative integer");
+                }
+                shape[i] = d.asLong();
+                try {
+                    numel = Math.multiplyExact(numel, shape[i]);
+                } catch (ArithmeticException ex) {
+                    throw bad(path, name, "shape " + shapeNode + " overflows a 64-bit element count");
+                }
+            }
+            long expectBytes;
+            try {
+                expectBytes = Math.multiplyExact(numel, (long) dtype.bytes());
+            } catch (ArithmeticException ex) {
+                throw bad(path, name, "shape " + shapeNode + " x " + dtype + " overflows a 64-bit byte count");
+            }
+            if (!offs.isArray() || offs.size() != 2) {
+                throw bad(path, name, "data_offsets must be [begin, end]");
+            }
+            for (JsonNode o : offs) {
+                if (!o.isIntegralNumber() || !o.canConvertToLong() || o.asLong() < 0) {
+                    throw bad(path, name, "data_offsets " + offs + " must be non-negative 64-bit integers");
+                }
+            }
+            long begin = offs.get(0).asLong();
+            long end = offs.get(1).asLong();
+            if (end < begin) {
+                throw bad(path, name, "data_offsets " + offs + ": end is before begin");
+            }
+            if (end - begin != expectBytes) {
+                throw bad(path, name, "data_offsets " + offs + " hold " + (end - begin) + " bytes but shape "
+                        + shapeNode + " of " + dtype + " needs " + expectBytes);
+            }
+            if (end > dataLen) {
+                throw bad(path, name, "data_offsets " + offs + " run past the data section (" + dataLen
+                        + " bytes)");
+            }
+            ranges.add(new long[] {begin, end, names.size()});
+            names.add(name);
+            tensors.put(name, new TensorInfo(name, dtype, shape, dataStart + begin, end - begin));
+        }
+        ranges.sort(Comparator.<long[]>comparingLong(r -> r[0]).thenComparingLong(r -> r[1]));
+        for (int i = 1; i < ranges.size(); i++) {
+            long[] prev = ranges.get(i - 1);
+            long[] cur = ranges.get(i);
+            if (cur[0] < prev[1] && cur[1] > cur[0]) {
+                throw bad(path, names.get((int) cur[2]), "data range [" + cur[0] + ", " + cur[1]
+                        + ") overlaps tensor '" + names.get((int) prev[2]) + "' [" + prev[0] + ", " + prev[1] + ")");
+            }
+        }
+        return new Header(Collections.unmodifiableMap(tensors), Collections.unmodifiableMap(metadata));
+    }
+
+    private static BadInputException bad(Path path, String tensor, String rule) {
+        return new BadInputException(path + (tensor == null ? "" : ": tensor '" + tensor + "'") + ": " + rule);
+    }
+
+    private static String firstLine(String s) {
+        if (s == null) {
+            return "";
+        }
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
+    }
+
+    private static void readFully(FileChannel ch, ByteBuffer buf, long pos) throws IOException {
+        while (buf.hasRemaining()) {
+            int n = ch.read(buf, pos + buf.position());
+            if (n < 0) {
+                throw new IOException("unexpected end of file");
+            }
+        }
+    }
+
+    private static void closeQuietly(FileChannel ch) {
+        try {
+            ch.close();
+        } catch (IOException ignored) {
+            // nothing more to do: the file was only read
+        }
+    }
+
+    public Path path() {
+        return path;
+    }
+
+    /** The header's {@code __metadata__} map (empty when absent). */
+    public Map<String, String> metadata() {
+        return metadata;
+    }
+
+    /** All tensors, in header order. */
+    public List<TensorInfo> tensors() {
+        return List.copyOf(tensors.values());
+    }
+
+    public boolean contains(String name) {
+        return tensors.containsKey(name);
+    }
+
+    public TensorInfo info(String name) {
+        TensorInfo t = tensors.get(name);
+        if (t == null) {
+            throw new BadInputException(path + ": no tensor named '" + name + "'");
+        }
+        return t;
+    }
+
+    /** The tensor's raw bytes, memory-mapped, little-endian, read-only. */
+    public ByteBuffer data(String name) {
+        TensorInfo t = info(name);
+        if (t.byteLength() > Integer.MAX_VALUE) {
+            throw new BadInputException(path + ": tensor '" + name + "' is " + t.byteLength()
+                    + " bytes, larger than one 2 GiB mapping");
+        }
+        try {
+            return channel.map(FileChannel.MapMode.READ_ONLY, t.offset(), t.byteLength())
+                    .order(ByteOrder.LITTLE_ENDIAN);
+        } catch (IOException e) {
+            throw new GlimpseException(path + ": cannot map tensor '" + name + "': " + e.getMessage(), e);
+        }
+    }
+
+    /** The tensor's values widened to float (floating and integer dtypes alike). */
+    public float[] toFloats(String name) {
+        TensorInfo t = info(name);
+        if (t.numel() > Integer.MAX_VALUE - 8) {
+            throw new BadInputException(path + ": tensor '" + name + "' has too many elements for a Java array");
+        }
+        return TensorCodec.toFloats(t.dtype(), data(name), (int) t.numel());
+    }
+
+    /**
+     * Loads the tensor into {@code manager}. Floating tensors become {@code floatType} (FLOAT32 or FLOAT16;
+     * BF16 is widened in Java since DJL cannot hold it); integer and bool tensors keep their type.
+     */
+    public NDArray toNDArray(NDManager manager, String name, DataType floatType) {
+        return TensorCodec.toNDArray(manager, info(name), data(name), floatType);
+    }
+
+    @Override
+    public void close() {
+        closeQuietly(channel);
+    }
+}
