@@ -1,0 +1,160 @@
+package dev.glimpse.core;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ModelRepositoryTest {
+    static final String COMMIT = "0123456789abcdef0123456789abcdef01234567";
+    @TempDir
+    Path cache;
+    FakeHub hub;
+    byte[] config;
+    byte[] weights;
+
+    @BeforeEach
+    void start() throws Exception {
+        hub = new FakeHub();
+        config = Files.readAllBytes(SharedData.model("stories260k").resolve("config.json"));
+        weights = Files.readAllBytes(SharedData.model("stories260k").resolve("model.safetensors"));
+        hub.file("karpathy/stories", COMMIT, "config.json", config, false)
+                .file("karpathy/stories", COMMIT, "model.safetensors", weights, true)
+                .file("karpathy/stories", COMMIT, "tokenizer.json",
+                        Files.readAllBytes(SharedData.model("stories260k").resolve("tokenizer.json")), false);
+    }
+
+    @AfterEach
+    void stop() {
+        hub.close();
+    }
+
+    ModelRepository repo(boolean offline, String token) {
+        return ModelRepository.builder(Map.of()).endpoint(hub.endpoint()).cacheDir(cache).offline(offline)
+                .token(token).showProgress(false).build();
+    }
+
+    @Test
+    void downloadsIntoAHuggingFaceShapedCacheAndReusesIt() throws Exception {
+        Path snap = repo(false, null).resolve("karpathy/stories");
+        Path repoDir = cache.resolve("models--karpathy--stories");
+        assertEquals(repoDir.resolve("snapshots").resolve(COMMIT), snap);
+        assertEquals(COMMIT, Files.readString(repoDir.resolve("refs/main")).trim());
+        assertArrayEquals(weights, Files.readAllBytes(snap.resolve("model.safetensors")));
+        assertTrue(Files.isSymbolicLink(snap.resolve("model.safetensors")));
+        assertTrue(Files.isRegularFile(repoDir.resolve("blobs").resolve(FakeHub.sha256(weights))),
+                "LFS blobs are named by sha256");
+        assertTrue(Files.isRegularFile(snap.resolve("tokenizer.json")));
+        assertFalse(Files.exists(snap.resolve("generation_config.json")), "absent optional files are skipped");
+        try (Checkpoint c = Checkpoint.open(snap)) {
+            assertEquals(47, c.tensors().size());
+        }
+        long gets = hub.count("GET", true);
+        assertEquals(1, gets);
+        // the second time nothing is downloaded again
+        repo(false, null).resolve("karpathy/stories");
+        assertEquals(gets, hub.count("GET", true));
+        // and a pinned revision resolves too
+        assertEquals(snap, repo(false, null).resolve("karpathy/stories@" + COMMIT));
+    }
+
+    @Test
+    void resumesWithARangeRequestAfterACutConnection() throws Exception {
+        hub.cutOnce(weights);
+        Path snap = repo(false, null).resolve("karpathy/stories");
+        assertArrayEquals(weights, Files.readAllBytes(snap.resolve("model.safetensors")));
+        var storageGets = hub.requests.stream().filter(r -> r.storage() && r.method().equals("GET")).toList();
+        assertEquals(2, storageGets.size(), storageGets.toString());
+        assertNull(storageGets.get(0).range());
+        assertEquals("bytes=" + weights.length / 2 + "-", storageGets.get(1).range(), "resumed from the cut");
+        try (var ls = Files.list(cache.resolve("models--karpathy--stories/blobs"))) {
+            assertTrue(ls.noneMatch(p -> p.toString().endsWith(".incomplete")));
+        }
+    }
+
+    @Test
+    void offlineModeUsesTheCacheOrSaysWhy() {
+        GlimpseException e = assertThrows(GlimpseException.class, () -> repo(true, null).resolve("karpathy/stories"));
+        assertTrue(e.getMessage().contains("not in the local cache") && e.getMessage().contains("HF_HUB_OFFLINE"),
+                e.getMessage());
+        assertEquals(0, hub.requests.size(), "offline mode sends nothing");
+        Path snap = repo(false, null).resolve("karpathy/stories");
+        int before = hub.requests.size();
+        assertEquals(snap, repo(true, null).resolve("karpathy/stories"));
+        assertEquals(before, hub.requests.size());
+    }
+
+    @Test
+    void gatedRepositoryAsksForAToken() throws Exception {
+        hub.requireToken("hf_secret");
+        GlimpseException e = assertThrows(GlimpseException.class, () -> repo(false, null).resolve("karpathy/stories"));
+        assertTrue(e.getMessage().contains("HTTP 401") && e.getMessage().contains("HF_TOKEN"), e.getMessage());
+        Path snap = repo(false, "hf_secret").resolve("karpathy/stories");
+        assertArrayEquals(config, Files.readAllBytes(snap.resolve("config.json")));
+        assertTrue(hub.requests.stream().filter(FakeHub.Request::storage).allMatch(r -> r.authorization() == null),
+                "the token never goes to the storage host a redirect points at");
+    }
+
+    @Test
+    void unknownRepositoryOrFileIs404() {
+        BadInputException e = assertThrows(BadInputException.class, () -> repo(false, null).resolve("nobody/nothing"));
+        assertTrue(e.getMessage().contains("HTTP 404") && e.getMessage().contains("check the model id"),
+                e.getMessage());
+        e = assertThrows(BadInputException.class, () -> repo(false, null).resolve("not a path or id"));
+        assertTrue(e.getMessage().contains("not a hub id"), e.getMessage());
+    }
+
+    @Test
+    void corruptDownloadIsRefusedBySha256() {
+        byte[] bad = weights.clone();
+        bad[bad.length / 2] ^= 1;
+        hub.corrupt(weights, bad);
+        GlimpseException e = assertThrows(GlimpseException.class, () -> repo(false, null).resolve("karpathy/stories"));
+        assertTrue(e.getMessage().contains("corrupt: sha256"), e.getMessage());
+    }
+
+    @Test
+    void shardedRepositoryDownloadsEveryShard() throws Exception {
+        byte[] a = new byte[1000];
+        byte[] b = new byte[1500];
+        new Random(1).nextBytes(a);
+        new Random(2).nextBytes(b);
+        Path tmp = cache.resolve("src");
+        Files.createDirectories(tmp);
+        new SafetensorsWriter().add("x", DType.U8, new long[] {a.length}, java.nio.ByteBuffer.wrap(a))
+                .write(tmp.resolve("s1.safetensors"));
+        new SafetensorsWriter().add("y", DType.U8, new long[] {b.length}, java.nio.ByteBuffer.wrap(b))
+                .write(tmp.resolve("s2.safetensors"));
+        String index = "{\"weight_map\":{\"x\":\"model-00001-of-00002.safetensors\",\"y\":\"model-00002-of-00002.safetensors\"}}";
+        hub.file("org/sharded", COMMIT, "config.json", config, false)
+                .file("org/sharded", COMMIT, Checkpoint.INDEX, index.getBytes(), false)
+                .file("org/sharded", COMMIT, "model-00001-of-00002.safetensors", Files.readAllBytes(tmp.resolve("s1.safetensors")), true)
+                .file("org/sharded", COMMIT, "model-00002-of-00002.safetensors", Files.readAllBytes(tmp.resolve("s2.safetensors")), true);
+        Path snap = repo(false, null).resolve("org/sharded");
+        try (Checkpoint c = Checkpoint.open(snap)) {
+            assertEquals(2, c.tensors().size());
+            assertEquals(1500, c.info("y").byteLength());
+        }
+    }
+
+    @Test
+    void environmentVariablesAreHonoured() {
+        ModelRepository r = ModelRepository.builder(Map.of("HF_HOME", "/tmp/hfhome", "HF_HUB_OFFLINE", "1")).build();
+        assertEquals(Path.of("/tmp/hfhome/hub"), r.cacheDir());
+        assertTrue(r.offline());
+        r = ModelRepository.builder(Map.of("HF_HOME", "/tmp/hfhome", "HF_HUB_CACHE", "/tmp/hc")).build();
+        assertEquals(Path.of("/tmp/hc"), r.cacheDir());
+        assertFalse(r.offline());
+    }
+}
