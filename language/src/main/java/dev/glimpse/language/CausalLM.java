@@ -1,0 +1,461 @@
+package dev.glimpse.language;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import dev.glimpse.core.BadInputException;
+import dev.glimpse.core.Checkpoint;
+import dev.glimpse.core.GenerationConfig;
+import dev.glimpse.core.GlimpseEngine;
+import dev.glimpse.core.LanguageModelConfig;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Random;
+import java.util.Set;
+
+/**
+ * A frozen Llama-family causal language model (Llama, Qwen2, Qwen3) loaded from a Hugging Face checkpoint.
+ * Forward passes from token ids or from {@code inputs_embeds} (gradients flow to the embeddings, never to the
+ * weights), batched generation with a KV cache, and log-likelihood scoring of candidate continuations.
+ *
+ * <p>Thread-safe: weights are read-only and every call works in the caller's (or its own) NDManager.
+ * Results of {@link #forward} live in the manager of the arrays passed in.
+ */
+public final class CausalLM implements AutoCloseable {
+    private final NDManager weights;
+    private final LlamaModel model;
+    private final Tokenizer tokenizer;
+    private final GenerationConfig generation;
+    private final DataType dtype;
+
+    private CausalLM(NDManager weights, LlamaModel model, Tokenizer tokenizer, GenerationConfig generation,
+                     DataType dtype) {
+        this.weights = weights;
+        this.model = model;
+        this.tokenizer = tokenizer;
+        this.generation = generation;
+        this.dtype = dtype;
+    }
+
+    /** Loads a model directory (config.json, safetensors, optional tokenizer) on Glimpse's device. */
+    public static CausalLM load(Path dir) {
+        NDManager m = GlimpseEngine.newManager();
+        return load(dir, m, defaultType(m));
+    }
+
+    /** Loads onto {@code manager}'s device as {@code dtype}; the model owns and closes {@code manager}. */
+    public static CausalLM load(Path dir, NDManager manager, DataType dtype) {
+        LanguageModelConfig config = LanguageModelConfig.read(dir);
+        try (Checkpoint ckpt = Checkpoint.open(dir)) {
+            return fromCheckpoint(config, ckpt, "model.", "lm_head.weight", manager, dtype,
+                    Files.isRegularFile(dir.resolve("tokenizer.json")) ? Tokenizer.load(dir) : null,
+                    GenerationConfig.read(dir));
+        } catch (RuntimeException e) {
+            manager.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Builds the model from tensors under {@code prefix} (e.g. {@code model.language_model.} in a LLaVA checkpoint).
+     * Takes ownership of {@code manager}.
+     */
+    public static CausalLM fromCheckpoint(LanguageModelConfig config, Checkpoint ckpt, String prefix, String headKey,
+                                          NDManager manager, DataType dtype, Tokenizer tokenizer,
+                                          GenerationConfig generation) {
+        LlamaModel model = new LlamaModel(config, ckpt, manager, dtype, prefix, headKey);
+        return new CausalLM(manager, model, tokenizer, generation, dtype);
+    }
+
+    /** fp32 on the CPU, fp16 on a GPU. */
+    public static DataType defaultType(NDManager m) {
+        return m.getDevice().isGpu() ? DataType.FLOAT16 : DataType.FLOAT32;
+    }
+
+    public LanguageModelConfig config() {
+        return model.config;
+    }
+
+    public Optional<Tokenizer> tokenizer() {
+        return Optional.ofNullable(tokenizer);
+    }
+
+    /** The tokenizer, or a clear error when the model directory has none. */
+    public Tokenizer requireTokenizer() {
+        if (tokenizer == null) {
+            throw new BadInputException("this model has no tokenizer.json; pass token ids instead of text");
+        }
+        return tokenizer;
+    }
+
+    public GenerationConfig generationConfig() {
+        return generation;
+    }
+
+    public DataType dataType() {
+        return dtype;
+    }
+
+    /** The manager holding the weights (its device is the model's device). */
+    public NDManager manager() {
+        return weights;
+    }
+
+    LlamaModel model() {
+        return model;
+    }
+
+    /** A fresh KV cache whose arrays live under {@code manager}. */
+    public KvCache newCache(NDManager manager) {
+        return new KvCache(manager, model.numLayers());
+    }
+
+    /** Input embeddings [B, T, H] of token ids [B, T], in the ids' manager. */
+    public NDArray embed(NDArray ids) {
+        checkIds(ids);
+        return model.embed(ids);
+    }
+
+    /** What to run: ids or embeddings, with optional mask, positions, cache and outputs. */
+    public static final class Input {
+        NDArray inputIds;
+        NDArray inputsEmbeds;
+        NDArray attentionMask;
+        NDArray positionIds;
+        KvCache cache;
+        boolean hiddenStates;
+        boolean lastTokenLogitsOnly;
+        boolean logits = true;
+
+        private Input() {}
+
+        /** Token ids [B, T] (int64). */
+        public static Input ids(NDArray inputIds) {
+            Input i = new Input();
+            i.inputIds = inputIds;
+            return i;
+        }
+
+        /** Input embeddings [B, T, H]; attach a gradient to them to train what produced them. */
+        public static Input embeds(NDArray inputsEmbeds) {
+            Input i = new Input();
+            i.inputsEmbeds = inputsEmbeds;
+            return i;
+        }
+
+        /** 1 for real tokens, 0 for padding, [B, past + T]; default all ones. */
+        public Input attentionMask(NDArray mask) {
+            this.attentionMask = mask;
+            return this;
+        }
+
+        /** Position ids [B, T]; default past + 0..T-1. */
+        public Input positionIds(NDArray positions) {
+            this.positionIds = positions;
+            return this;
+        }
+
+        public Input cache(KvCache cache) {
+            this.cache = cache;
+            return this;
+        }
+
+        /** Also return every layer's hidden state (embeddings first, final normed state last). */
+        public Input outputHiddenStates() {
+            this.hiddenStates = true;
+            return this;
+        }
+
+        /** Compute logits only for the last position (generation). */
+        public Input lastTokenLogitsOnly() {
+            this.lastTokenLogitsOnly = true;
+            return this;
+        }
+
+        /** Skip the LM head (when only hidden states are wanted). */
+        public Input noLogits() {
+            this.logits = false;
+            return this;
+        }
+    }
+
+    /** Logits [B, T, V] (or [B, 1, V]), the final normed hidden state [B, T, H] and, on request, all of them. */
+    public record Output(NDArray logits, NDArray lastHiddenState, List<NDArray> hiddenStates) {}
+
+    public Output forward(Input in) {
+        NDArray x;
+        if (in.inputsEmbeds != null) {
+            x = in.inputsEmbeds;
+            if (x.getShape().dimension() != 3 || x.getShape().get(2) != config().hiddenSize()) {
+                throw new BadInputException("inputs_embeds has shape " + x.getShape() + ", expected [batch, tokens, "
+                        + config().hiddenSize() + "]");
+            }
+        } else if (in.inputIds != null) {
+            x = embed(in.inputIds);
+        } else {
+            throw new IllegalArgumentException("either input ids or inputs_embeds are needed");
+        }
+        NDManager m = x.getManager();
+        long b = x.getShape().get(0);
+        long t = x.getShape().get(1);
+        long past = in.cache == null ? 0 : in.cache.length();
+        long total = past + t;
+        if (total > config().maxPositionEmbeddings()) {
+            throw new BadInputException("sequence of " + total + " tokens is longer than max_position_embeddings ("
+                    + config().maxPositionEmbeddings() + "); shorten the prompt (Glimpse never truncates silently)");
+        }
+        NDArray mask = in.attentionMask;
+        if (mask == null) {
+            mask = m.ones(new Shape(b, total), DataType.INT64);
+        } else if (mask.getShape().get(0) != b || mask.getShape().get(1) != total) {
+            throw new BadInputException("attention_mask has shape " + mask.getShape() + ", expected [" + b + ", "
+                    + total + "] (past " + past + " + new " + t + ")");
+        }
+        NDArray positions = in.positionIds;
+        if (positions == null) {
+            positions = m.arange(past, total, 1, DataType.INT64).expandDims(0).broadcast(new Shape(b, t));
+        }
+        NDArray additive = additiveMask(mask, t, past, x.getDataType());
+        if (x.getDataType() != dtype) {
+            x = x.toType(dtype, false);
+        }
+        List<NDArray> hidden = in.hiddenStates ? new ArrayList<>() : null;
+        NDArray last = model.decode(x, additive, positions, in.cache, hidden);
+        NDArray logits = null;
+        if (in.logits) {
+            NDArray h = in.lastTokenLogitsOnly ? last.get(new NDIndex(":, -1:, :")) : last;
+            logits = model.lmHead(h);
+        }
+        return new Output(logits, last, hidden);
+    }
+
+    /** [B, 1, T, S]: 0 where query t may see key s (causal and not padding), the type's lowest value elsewhere. */
+    private static NDArray additiveMask(NDArray mask, long t, long past, DataType type) {
+        NDManager m = mask.getManager();
+        long s = past + t;
+        float[] causal = new float[(int) (t * s)];
+        for (int q = 0; q < t; q++) {
+            for (int k = 0; k <= past + q; k++) {
+                causal[(int) (q * s + k)] = 1f;
+            }
+        }
+        NDArray allowed = m.create(causal, new Shape(1, 1, t, s))
+                .mul(mask.toType(DataType.FLOAT32, false).reshape(mask.getShape().get(0), 1, 1, s));
+        float lowest = type == DataType.FLOAT16 ? -65504f : -Float.MAX_VALUE;
+        NDArray additive = allowed.neg().add(1).mul(lowest);
+        return type == DataType.FLOAT32 ? additive : additive.toType(type, false);
+    }
+
+    private void checkIds(NDArray ids) {
+        if (ids.getDataType() != DataType.INT64 && ids.getDataType() != DataType.INT32) {
+            throw new BadInputException("input ids must be int64, got " + ids.getDataType());
+        }
+        if (ids.size() > 0) {
+            long max = ids.max().getLong();
+            long min = ids.min().getLong();
+            if (min < 0 || max >= config().vocabSize()) {
+                throw new BadInputException("token id " + (min < 0 ? min : max) + " is outside the vocabulary (0.."
+                        + (config().vocabSize() - 1) + ")");
+            }
+        }
+    }
+
+    /** Receives each new token as it is chosen: batch row, token id. */
+    @FunctionalInterface
+    public interface TokenListener {
+        void onToken(int row, int tokenId);
+    }
+
+    /** Generates for one prompt of token ids; returns only the new tokens. */
+    public int[] generate(int[] prompt, GenerationOptions options, TokenListener listener) {
+        return generate(List.of(prompt), options, listener).get(0);
+    }
+
+    /**
+     * Batched generation: prompts are left-padded, decoding uses a KV cache; each row stops at a stop token (kept in
+     * its output) or after {@code maxNewTokens}. Returns only the new tokens of each row.
+     */
+    public List<int[]> generate(List<int[]> prompts, GenerationOptions options, TokenListener listener) {
+        if (prompts.isEmpty()) {
+            return List.of();
+        }
+        int b = prompts.size();
+        int len = prompts.stream().mapToInt(p -> p.length).max().orElse(0);
+        for (int[] p : prompts) {
+            if (p.length == 0) {
+                throw new BadInputException("an empty prompt cannot be continued: give at least one token (e.g. BOS)");
+            }
+        }
+        if (len + options.maxNewTokens() > config().maxPositionEmbeddings()) {
+            throw new BadInputException("prompt of " + len + " tokens + " + options.maxNewTokens()
+                    + " new tokens exceeds max_position_embeddings (" + config().maxPositionEmbeddings() + ")");
+        }
+        Set<Integer> stops = new LinkedHashSet<>(options.stopTokens());
+        if (options.useModelStopTokens()) {
+            stops.addAll(generation.eosTokenIds());
+            stops.addAll(config().eosTokenIds());
+        }
+        long[] ids = new long[b * len];
+        long[] mask = new long[b * len];
+        long[] pos = new long[b * len];
+        long[] next = new long[b];
+        for (int r = 0; r < b; r++) {
+            int[] p = prompts.get(r);
+            int pad = len - p.length;
+            for (int i = 0; i < p.length; i++) {
+                ids[r * len + pad + i] = p[i];
+                mask[r * len + pad + i] = 1;
+                pos[r * len + pad + i] = i;
+            }
+            next[r] = p.length;
+        }
+        List<List<Integer>> out = new ArrayList<>();
+        for (int r = 0; r < b; r++) {
+            out.add(new ArrayList<>());
+        }
+        boolean[] done = new boolean[b];
+        Random random = new Random(options.seed());
+        try (NDManager m = weights.newSubManager(); KvCache cache = newCache(m)) {
+            NDArray maskArr = m.create(mask, new Shape(b, len));
+            NDArray stepIds = m.create(ids, new Shape(b, len));
+            NDArray stepPos = m.create(pos, new Shape(b, len));
+            for (int step = 0; step < options.maxNewTokens(); step++) {
+                float[] logits;
+                try (NDManager s = m.newSubManager()) {
+                    stepIds.attach(s);
+                    stepPos.attach(s);
+                    Output o = forward(Input.ids(stepIds).attentionMask(maskArr).positionIds(stepPos).cache(cache)
+                            .lastTokenLogitsOnly());
+                    logits = o.logits().toType(DataType.FLOAT32, false).toFloatArray();
+                }
+                int v = config().vocabSize();
+                long[] chosen = new long[b];
+                for (int r = 0; r < b; r++) {
+                    if (done[r]) {
+                        chosen[r] = out.get(r).get(out.get(r).size() - 1);
+                        continue;
+                    }
+                    int tok = options.doSample() ? Sampler.sample(logits, r * v, v, options, random)
+                            : Sampler.argmax(logits, r * v, v);
+                    chosen[r] = tok;
+                    out.get(r).add(tok);
+                    if (listener != null) {
+                        listener.onToken(r, tok);
+                    }
+                    if (stops.contains(tok)) {
+                        done[r] = true;
+                    }
+                }
+                boolean allDone = true;
+                for (boolean d : done) {
+                    allDone &= d;
+                }
+                if (allDone || step == options.maxNewTokens() - 1) {
+                    break;
+                }
+                long[] p = new long[b];
+                for (int r = 0; r < b; r++) {
+                    p[r] = next[r]++;
+                }
+                stepIds = m.create(chosen, new Shape(b, 1));
+                stepPos = m.create(p, new Shape(b, 1));
+                NDArray grown = maskArr.concat(m.ones(new Shape(b, 1), DataType.INT64), 1);
+                maskArr.close();
+                maskArr = grown;
+            }
+        }
+        List<int[]> result = new ArrayList<>();
+        for (List<Integer> o : out) {
+            result.add(o.stream().mapToInt(Integer::intValue).toArray());
+        }
+        return result;
+    }
+
+    /**
+     * Log-likelihood of each continuation after {@code prompt} (token ids): the sum over its tokens of
+     * log p(token | prompt, previous tokens). The prompt runs once; its KV cache is shared by all candidates.
+     */
+    public double[] scoreContinuations(int[] prompt, List<int[]> continuations) {
+        try (NDManager m = weights.newSubManager()) {
+            NDArray ids = m.create(toLongs(prompt), new Shape(1, prompt.length));
+            return scoreContinuations(embed(ids), continuations);
+        }
+    }
+
+    /**
+     * As {@link #scoreContinuations(int[], List)} with the prompt given as embeddings [1, P, H] (e.g. text with
+     * spliced image features).
+     */
+    public double[] scoreContinuations(NDArray promptEmbeds, List<int[]> continuations) {
+        int n = continuations.size();
+        int lc = continuations.stream().mapToInt(c -> c.length).max().orElse(0);
+        for (int[] c : continuations) {
+            if (c.length == 0) {
+                throw new BadInputException("an empty continuation has no likelihood to score");
+            }
+        }
+        long p = promptEmbeds.getShape().get(1);
+        try (NDManager m = weights.newSubManager(); KvCache cache = newCache(m)) {
+            NDArray embeds = promptEmbeds.duplicate();
+            embeds.attach(m);
+            Output prompt = forward(Input.embeds(embeds).cache(cache).lastTokenLogitsOnly());
+            NDArray first = prompt.logits().toType(DataType.FLOAT32, false).logSoftmax(-1); // [1, 1, V]
+            cache.select(m.zeros(new Shape(n), DataType.INT64));
+            long[] ids = new long[n * lc];
+            long[] mask = new long[n * (int) (p + lc)];
+            for (int i = 0; i < n; i++) {
+                int[] c = continuations.get(i);
+                for (int j = 0; j < p; j++) {
+                    mask[(int) (i * (p + lc) + j)] = 1;
+                }
+                for (int j = 0; j < c.length; j++) {
+                    ids[i * lc + j] = c[j];
+                    mask[(int) (i * (p + lc) + p + j)] = 1;
+                }
+            }
+            double[] scores = new double[n];
+            float[] firstLp = first.toFloatArray();
+            for (int i = 0; i < n; i++) {
+                scores[i] = firstLp[continuations.get(i)[0]];
+            }
+            if (lc > 1) {
+                // feed all but the last token of each continuation; right padding is masked out
+                NDArray in = m.create(ids, new Shape(n, lc)).get(new NDIndex(":, :" + (lc - 1)));
+                NDArray msk = m.create(mask, new Shape(n, p + lc)).get(new NDIndex(":, :" + (p + lc - 1)));
+                Output o = forward(Input.ids(in).attentionMask(msk).cache(cache));
+                NDArray lp = o.logits().toType(DataType.FLOAT32, false).logSoftmax(-1); // [n, lc-1, V]
+                NDArray targets = m.create(ids, new Shape(n, lc)).get(new NDIndex(":, 1:")).expandDims(-1);
+                float[] picked = lp.gather(targets, 2).toFloatArray(); // [n, lc-1]
+                for (int i = 0; i < n; i++) {
+                    int[] c = continuations.get(i);
+                    for (int j = 1; j < c.length; j++) {
+                        scores[i] += picked[i * (lc - 1) + j - 1];
+                    }
+                }
+            }
+            return scores;
+        }
+    }
+
+    static long[] toLongs(int[] a) {
+        long[] l = new long[a.length];
+        for (int i = 0; i < a.length; i++) {
+            l[i] = a[i];
+        }
+        return l;
+    }
+
+    @Override
+    public void close() {
+        if (tokenizer != null) {
+            tokenizer.close();
+        }
+        weights.close();
+    }
+}
