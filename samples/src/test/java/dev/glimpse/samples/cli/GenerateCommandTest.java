@@ -1,0 +1,44 @@
+package dev.glimpse.samples.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+
+class GenerateCommandTest {
+    static final String MODEL = "demo-kit/stories260k";
+
+    @Test
+    void streamsTextFromAPrompt() {
+        CliRunner r = CliRunner.run("generate", "--model", MODEL, "--prompt", "Once upon a time", "--max-new-tokens", "10");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().startsWith(", there was a little girl named Lily"), r.out());
+    }
+
+    @Test
+    void jsonHoldsOnlyTheNewIds() throws Exception {
+        CliRunner r = CliRunner.run("generate", "--model", MODEL, "--input-ids", "1,403,407,261,378",
+                "--max-new-tokens", "5", "--json");
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        assertEquals("[1,403,407,261,378]", j.get("input_ids").toString());
+        assertEquals("[432,383,286,261,376]", j.get("output_ids").toString());
+        assertEquals(", there was a little", j.get("text").asText());
+    }
+
+    @Test
+    void samplingIsRepeatableAndBadInputIsExit2() {
+        String[] args = {"generate", "--model", MODEL, "--prompt", "The dog", "--temperature", "0.8", "--top-p", "0.9",
+            "--seed", "5", "--max-new-tokens", "15", "--json"};
+        assertEquals(CliRunner.run(args).out(), CliRunner.run(args).out());
+        CliRunner r = CliRunner.run("generate", "--model", MODEL, "--input-ids", "1,99999");
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("outside the vocabulary"), r.err());
+        r = CliRunner.run("generate", "--model", MODEL);
+        assertEquals(2, r.code());
+        r = CliRunner.run("generate", "--model", "no/such-dir-here", "--prompt", "x");
+        assertTrue(r.code() != 0);
+    }
+}
