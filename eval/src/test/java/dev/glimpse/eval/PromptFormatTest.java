@@ -1,0 +1,63 @@
+package dev.glimpse.eval;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import dev.glimpse.core.BadInputException;
+import dev.glimpse.core.SharedData;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** Prompts byte-identical to ScienceQA's published builder (strings written out from its definition). */
+class PromptFormatTest {
+    static Problem problem(String hint, String lecture, String solution) {
+        return new Problem("7", "Which is a mammal?", List.of("frog", "whale  shark", "cow"), 2, hint, null, null,
+                "grade3", "natural science", null, null, null, lecture, solution, "test", "A cow in a field.", null);
+    }
+
+    @Test
+    void cqmAndQcmTestPrompts() {
+        Problem p = problem("", "Mammals have hair.\nThey feed milk.", "A cow is a mammal.");
+        assertEquals("Context: N/A\nQuestion: Which is a mammal?\nOptions: (A) frog (B) whale shark (C) cow\nAnswer:",
+                PromptFormat.parse("CQM-A").testPrompt(p, false));
+        assertEquals("Question: Which is a mammal?\nContext: A cow in a field.\nOptions: (A) frog (B) whale shark (C) cow"
+                + "\nAnswer:", PromptFormat.parse("QCM-ALE").testPrompt(p, true));
+        assertEquals("Question: Which is a mammal?\nContext: Look.\nOptions: (A) frog (B) whale shark (C) cow\n"
+                + "BECAUSE: Mammals have hair.\\nThey feed milk. A cow is a mammal.\nAnswer:",
+                PromptFormat.parse("QCMLE-A").testPrompt(problem("Look.", p.lecture(), p.solution()), false));
+    }
+
+    @Test
+    void solvedExamplesAndEmptyExplanations() {
+        Problem p = problem("Look.", "Mammals have hair.\nThey feed milk.", "A cow is a mammal.");
+        assertEquals("Question: Which is a mammal?\nContext: Look.\nOptions: (A) frog (B) whale shark (C) cow\n"
+                + "Answer: The answer is C. BECAUSE: Mammals have hair.\\nThey feed milk. A cow is a mammal.",
+                PromptFormat.parse("QCM-ALE").solvedExample(p, false));
+        assertEquals("Question: Which is a mammal?\nContext: Look.\nOptions: (A) frog (B) whale shark (C) cow\n"
+                + "Answer: Mammals have hair.\\nThey feed milk. A cow is a mammal. The answer is C.",
+                PromptFormat.parse("QCM-LEA").solvedExample(p, false));
+        // empty lecture and solution: the trailing "BECAUSE:" is dropped as published
+        assertEquals("Question: Which is a mammal?\nContext: Look.\nOptions: (A) frog (B) whale shark (C) cow\n"
+                + "Answer: The answer is C.", PromptFormat.parse("QCM-AE").solvedExample(problem("Look.", "", ""), false));
+        assertThrows(BadInputException.class, () -> PromptFormat.parse("XYZ-A"));
+    }
+
+    @Test
+    void llavaPromptAppendsTheSingleLetterInstruction() {
+        ScienceQaDataset d = ScienceQaDataset.fromLlavaQuestions(SharedData.scienceQa()
+                .resolve("questions/llava_test_CQM-A.json"));
+        Problem p = d.get("23");
+        assertEquals("Context: Below is a food web from a tundra ecosystem in Nunavut, a territory in Northern Canada.\n"
+                + "A food web models how the matter eaten by organisms moves through an ecosystem. The arrows in a food"
+                + " web represent how matter moves between organisms in an ecosystem.\nWhich of these organisms contains"
+                + " matter that was once part of the lichen?\nA. bilberry\nB. mushroom\n"
+                + "Answer with the option's letter from the given choices directly.", PromptFormat.llavaPrompt(p));
+        assertEquals(List.of("bilberry", "mushroom"), p.choices());
+        assertEquals(1, p.answer());
+        // rebuilt from problems.json fields, the LLaVA prompt is the same text
+        ScienceQaDataset probs = ScienceQaDataset.fromProblems(SharedData.scienceQa()
+                .resolve("questions/problems_partial_1_1773.json"));
+        Problem fromOfficial = probs.get("23");
+        assertEquals(PromptFormat.llavaPrompt(p), PromptFormat.llavaPrompt(fromOfficial));
+    }
+}
