@@ -159,7 +159,7 @@ public final class ReportWriter {
         chart.getStyler().setYAxisMax(100.0);
         chart.getStyler().setLabelsVisible(true);
         List<String> xs = new ArrayList<>(r.byCategory().keySet());
-        List<Double> ys = r.byCategory().values().stream().map(EvalReport.Category::accuracy).toList();
+        List<Double> ys = r.byCategory().values().stream().map(c -> round(c.accuracy())).toList();
         chart.addSeries("Glimpse", xs, ys);
         try {
             Path tmp = Files.createTempFile(png.toAbsolutePath().getParent(), ".chart", ".png");
