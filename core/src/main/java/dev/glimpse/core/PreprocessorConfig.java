@@ -4,12 +4,14 @@ import java.nio.file.Path;
 
 /**
  * preprocessor_config.json of an image processor. {@code shortestEdge} > 0 means "resize the shortest edge"
- * (CLIP); otherwise the image is resized to {@code height}×{@code width} (SigLIP, ViT).
+ * (CLIP); otherwise the image is resized to {@code height}×{@code width} (SigLIP, ViT). {@code pillowResize} is set
+ * when the config documents that its reference pixels came from Pillow rather than torchvision.
  */
 public record PreprocessorConfig(String processorType, boolean doResize, int shortestEdge, int height, int width,
                                  int resample, boolean doCenterCrop, int cropHeight, int cropWidth,
                                  boolean doRescale, double rescaleFactor, boolean doNormalize, float[] imageMean,
-                                 float[] imageStd, boolean doConvertRgb, boolean padToSquare) {
+                                 float[] imageStd, boolean doConvertRgb, boolean padToSquare,
+                                 boolean pillowResize) {
 
     public static PreprocessorConfig read(Path dirOrFile) {
         Path file = dirOrFile.toString().endsWith(".json") ? dirOrFile : dirOrFile.resolve("preprocessor_config.json");
@@ -54,6 +56,8 @@ public record PreprocessorConfig(String processorType, boolean doResize, int sho
         return new PreprocessorConfig(f.text("image_processor_type", "CLIPImageProcessor"), resize, shortest, h, w,
                 f.integer("resample", 3), crop, ch, cw, f.bool("do_rescale", true),
                 f.number("rescale_factor", 1 / 255.0), f.bool("do_normalize", true), mean, std,
-                f.bool("do_convert_rgb", true), "pad".equals(f.text("image_aspect_ratio", "")));
+                f.bool("do_convert_rgb", true), "pad".equals(f.text("image_aspect_ratio", "")),
+                // a processor whose notes say its pixels came from Pillow (e.g. the demo kit's MobileNetV2)
+                f.text("resample_note", "").contains("Pillow"));
     }
 }
