@@ -13,7 +13,8 @@ import picocli.CommandLine.Option;
 /** The {@code glimpse} command line. Exit codes: 0 success, 1 failure, 2 bad usage or input. */
 @Command(name = "glimpse", mixinStandardHelpOptions = true, versionProvider = GlimpseCli.Version.class,
         description = "Give a frozen language model eyes: vision towers, frozen LLMs and trainable adapters in Java.",
-        subcommands = {InspectCommand.class, GenerateCommand.class, EvalCommand.class, CommandLine.HelpCommand.class},
+        subcommands = {InspectCommand.class, GenerateCommand.class, FeaturesCommand.class, EvalCommand.class,
+            CommandLine.HelpCommand.class},
         footer = {"", "Examples:", "  glimpse inspect samples/demo-kit/stories260k",
             "  glimpse generate --model samples/demo-kit/stories260k --prompt \"Once upon a time\""})
 public final class GlimpseCli implements Runnable {

@@ -1,0 +1,36 @@
+package dev.glimpse.samples.cli;
+
+import dev.glimpse.core.Progress;
+import java.time.Duration;
+import me.tongfei.progressbar.ConsoleProgressBarConsumer;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+
+/** A progress bar with rate and ETA on stderr, fed by the library's {@link Progress} callbacks. */
+final class CliProgress implements Progress, AutoCloseable {
+    private final ProgressBar bar;
+
+    CliProgress(String task, long total, String unit) {
+        bar = new ProgressBarBuilder().setTaskName(task).setInitialMax(total).setStyle(ProgressBarStyle.ASCII)
+                .setUnit(" " + unit, 1).showSpeed()
+                .setUpdateIntervalMillis(500).setConsumer(new ConsoleProgressBarConsumer(System.err))
+                .startsFrom(0, Duration.ZERO).build();
+    }
+
+    @Override
+    public void update(long done, long total, String status) {
+        if (total != bar.getMax()) {
+            bar.maxHint(total);
+        }
+        bar.stepTo(done);
+        if (status != null && !status.isEmpty()) {
+            bar.setExtraMessage(" " + status);
+        }
+    }
+
+    @Override
+    public void close() {
+        bar.close();
+    }
+}
