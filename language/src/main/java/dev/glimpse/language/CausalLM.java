@@ -285,6 +285,23 @@ public final class CausalLM implements AutoCloseable {
         if (prompts.isEmpty()) {
             return List.of();
         }
+        return generate(prompts, null, options, listener);
+    }
+
+    /**
+     * Generates after a prompt given as embeddings [1, P, H] (e.g. text with spliced image features); returns only
+     * the new tokens.
+     */
+    public int[] generate(NDArray promptEmbeds, GenerationOptions options, TokenListener listener) {
+        if (promptEmbeds.getShape().get(0) != 1) {
+            throw new IllegalArgumentException("one prompt at a time: embeddings must be [1, P, H]");
+        }
+        int p = (int) promptEmbeds.getShape().get(1);
+        return generate(List.of(new int[p]), promptEmbeds, options, listener).get(0);
+    }
+
+    private List<int[]> generate(List<int[]> prompts, NDArray promptEmbeds, GenerationOptions options,
+                                 TokenListener listener) {
         int b = prompts.size();
         int len = prompts.stream().mapToInt(p -> p.length).max().orElse(0);
         for (int[] p : prompts) {
@@ -330,7 +347,15 @@ public final class CausalLM implements AutoCloseable {
                 try (NDManager s = m.newSubManager()) {
                     stepIds.attach(s);
                     stepPos.attach(s);
-                    Output o = forward(Input.ids(stepIds).attentionMask(maskArr).positionIds(stepPos).cache(cache)
+                    Input in;
+                    if (step == 0 && promptEmbeds != null) {
+                        NDArray e = promptEmbeds.duplicate();
+                        e.attach(s);
+                        in = Input.embeds(e);
+                    } else {
+                        in = Input.ids(stepIds);
+                    }
+                    Output o = forward(in.attentionMask(maskArr).positionIds(stepPos).cache(cache)
                             .lastTokenLogitsOnly());
                     logits = o.logits().toType(DataType.FLOAT32, false).toFloatArray();
                 }

@@ -37,6 +37,8 @@ public final class OnnxVisionTower implements VisionTower {
     private final String id;
     private final boolean hasPooled;
     private final long[] inputHw;
+    private final String name;
+    private final String layerName;
 
     private OnnxVisionTower(Builder b) {
         Path file = Files.isDirectory(b.path) ? b.path.resolve("vision_model.onnx") : b.path;
@@ -45,6 +47,9 @@ public final class OnnxVisionTower implements VisionTower {
             throw new BadInputException(file + ": no ONNX vision model here (expected vision_model.onnx)");
         }
         this.processor = b.processor != null ? b.processor : ImageProcessor.read(dir);
+        this.name = Files.isDirectory(b.path) ? b.path.toAbsolutePath().normalize().getFileName().toString()
+                : dir.getFileName().toString();
+        this.layerName = b.layer;
         this.env = OrtEnvironment.getEnvironment();
         try {
             OrtSession.SessionOptions opts = new OrtSession.SessionOptions();
@@ -159,6 +164,16 @@ public final class OnnxVisionTower implements VisionTower {
     @Override
     public String id() {
         return id;
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public String layer() {
+        return layerName;
     }
 
     @Override

@@ -12,6 +12,12 @@ public interface VisionTower extends AutoCloseable {
     /** What produced the features: model, layer, token selection and preprocessing (feature caches key on it). */
     String id();
 
+    /** The model's name (its directory or hub id), as adapters record it. */
+    String name();
+
+    /** The feature layer as configured (e.g. "-2" or an ONNX output name). */
+    String layer();
+
     /** The preprocessing this tower was trained with. */
     ImageProcessor processor();
 

@@ -35,6 +35,7 @@ public final class VitVisionTower implements VisionTower {
     private final int layer;
     private final boolean dropCls;
     private final String id;
+    private final String name;
     private final NDArray patchWeight;
     private final NDArray patchBias;
     private final NDArray classEmbedding;
@@ -121,6 +122,7 @@ public final class VitVisionTower implements VisionTower {
         } else {
             head = null;
         }
+        this.name = Path.of(source).getFileName() == null ? source : Path.of(source).getFileName().toString();
         this.id = "vit:" + source + ":" + p + ":layer" + this.layer + (this.dropCls ? ":nocls" : "") + ":"
                 + processor.fingerprint();
     }
@@ -146,6 +148,16 @@ public final class VitVisionTower implements VisionTower {
     @Override
     public String id() {
         return id;
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public String layer() {
+        return Integer.toString(layer - config.numHiddenLayers() - 1);
     }
 
     @Override

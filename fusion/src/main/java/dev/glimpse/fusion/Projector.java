@@ -1,0 +1,178 @@
+package dev.glimpse.fusion;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import dev.glimpse.core.BadInputException;
+import dev.glimpse.core.Checkpoint;
+import dev.glimpse.core.DType;
+import dev.glimpse.core.SafetensorsWriter;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Random;
+
+/**
+ * The trainable bridge from vision features to LLM embeddings: {@code linear} (LLaVA v1) or {@code mlp2x_gelu}
+ * (linear_1 → GELU → linear_2, LLaVA-1.5), optionally scaled by {@code tanh(gate)} with the gate starting at 0
+ * (LLaMA-Adapter's zero-init: training starts from an LLM the image cannot yet disturb). Parameters live in Java
+ * arrays, named as LLaVA names them ({@code multi_modal_projector.linear_1.weight}, …).
+ */
+public final class Projector {
+    public static final String PREFIX = "multi_modal_projector.";
+
+    private final ProjectorType type;
+    private final int inDim;
+    private final int outDim;
+    private final boolean gated;
+    private final Map<String, float[]> params;
+    private final Map<String, long[]> shapes;
+
+    private Projector(ProjectorType type, int inDim, int outDim, boolean gated, Map<String, float[]> params,
+                      Map<String, long[]> shapes) {
+        this.type = type;
+        this.inDim = inDim;
+        this.outDim = outDim;
+        this.gated = gated;
+        this.params = params;
+        this.shapes = shapes;
+    }
+
+    /** Fresh weights with PyTorch's nn.Linear initialisation (uniform ±1/√fan_in), seeded. */
+    public static Projector initialize(ProjectorType type, int inDim, int outDim, boolean gated, long seed) {
+        Random r = new Random(seed);
+        Map<String, float[]> p = new LinkedHashMap<>();
+        Map<String, long[]> s = new LinkedHashMap<>();
+        linear(p, s, "linear_1", inDim, outDim, r);
+        if (type == ProjectorType.MLP2X_GELU) {
+            linear(p, s, "linear_2", outDim, outDim, r);
+        }
+        if (gated) {
+            p.put("gate", new float[] {0f});
+            s.put("gate", new long[] {1});
+        }
+        return new Projector(type, inDim, outDim, gated, p, s);
+    }
+
+    private static void linear(Map<String, float[]> p, Map<String, long[]> s, String name, int in, int out, Random r) {
+        double bound = 1 / Math.sqrt(in);
+        float[] w = new float[in * out];
+        float[] b = new float[out];
+        for (int i = 0; i < w.length; i++) {
+            w[i] = (float) ((r.nextDouble() * 2 - 1) * bound);
+        }
+        for (int i = 0; i < b.length; i++) {
+            b[i] = (float) ((r.nextDouble() * 2 - 1) * bound);
+        }
+        p.put(name + ".weight", w);
+        s.put(name + ".weight", new long[] {out, in});
+        p.put(name + ".bias", b);
+        s.put(name + ".bias", new long[] {out});
+    }
+
+    /** Reads {@code multi_modal_projector.*} tensors (from an adapter file or a whole LLaVA checkpoint). */
+    public static Projector fromCheckpoint(Checkpoint ckpt, String prefix) {
+        String l1 = prefix + "linear_1.weight";
+        if (!ckpt.contains(l1)) {
+            throw new BadInputException(ckpt.location() + ": missing tensor '" + l1 + "'");
+        }
+        long[] s1 = ckpt.info(l1).shape();
+        boolean mlp = ckpt.contains(prefix + "linear_2.weight");
+        boolean gated = ckpt.contains(prefix + "gate");
+        Map<String, float[]> p = new LinkedHashMap<>();
+        Map<String, long[]> s = new LinkedHashMap<>();
+        for (String n : mlp ? new String[] {"linear_1.weight", "linear_1.bias", "linear_2.weight", "linear_2.bias"}
+                : new String[] {"linear_1.weight", "linear_1.bias"}) {
+            p.put(n, ckpt.toFloats(prefix + n));
+            s.put(n, ckpt.info(prefix + n).shape());
+        }
+        int out = (int) (mlp ? ckpt.info(prefix + "linear_2.weight").shape()[0] : s1[0]);
+        if (mlp && ckpt.info(prefix + "linear_2.weight").shape()[1] != s1[0]) {
+            throw new BadInputException(ckpt.location() + ": linear_2 takes " + ckpt.info(prefix + "linear_2.weight")
+                    .shape()[1] + " inputs but linear_1 gives " + s1[0]);
+        }
+        if (gated) {
+            p.put("gate", ckpt.toFloats(prefix + "gate"));
+            s.put("gate", new long[] {1});
+        }
+        return new Projector(mlp ? ProjectorType.MLP2X_GELU : ProjectorType.LINEAR, (int) s1[1], out, gated, p, s);
+    }
+
+    public ProjectorType type() {
+        return type;
+    }
+
+    public int inputDim() {
+        return inDim;
+    }
+
+    public int outputDim() {
+        return outDim;
+    }
+
+    public boolean gated() {
+        return gated;
+    }
+
+    /** Parameter name (without prefix) → values; the arrays are live: trainers update them in place. */
+    public Map<String, float[]> parameters() {
+        return params;
+    }
+
+    public long[] shape(String name) {
+        return shapes.get(name).clone();
+    }
+
+    public long parameterCount() {
+        return params.values().stream().mapToLong(a -> a.length).sum();
+    }
+
+    /** A deep copy. */
+    public Projector copy() {
+        Map<String, float[]> p = new LinkedHashMap<>();
+        params.forEach((k, v) -> p.put(k, v.clone()));
+        return new Projector(type, inDim, outDim, gated, p, new LinkedHashMap<>(shapes));
+    }
+
+    /** The parameters as arrays in {@code m}; with {@code requiresGradient} they collect gradients. */
+    public Map<String, NDArray> toNDArrays(NDManager m, boolean requiresGradient) {
+        Map<String, NDArray> out = new LinkedHashMap<>();
+        params.forEach((k, v) -> {
+            NDArray a = m.create(v, new Shape(shapes.get(k)));
+            if (requiresGradient) {
+                a.setRequiresGradient(true);
+            }
+            out.put(k, a);
+        });
+        return out;
+    }
+
+    /** Projects features [..., inDim] to [..., outDim] with the given parameter arrays. */
+    public NDArray forward(NDArray x, Map<String, NDArray> p) {
+        NDArray h = linear(x, p.get("linear_1.weight"), p.get("linear_1.bias"));
+        if (type == ProjectorType.MLP2X_GELU) {
+            h = gelu(h);
+            h = linear(h, p.get("linear_2.weight"), p.get("linear_2.bias"));
+        }
+        if (gated) {
+            h = h.mul(p.get("gate").tanh());
+        }
+        return h;
+    }
+
+    /** GELU with the exact erf: libtorch's own kernel, as torch.nn.GELU() runs it. */
+    static NDArray gelu(NDArray x) {
+        return x.getNDArrayInternal().gelu();
+    }
+
+    static NDArray linear(NDArray x, NDArray w, NDArray b) {
+        return x.getNDArrayInternal().linear(x, w, b).singletonOrThrow();
+    }
+
+    /** Writes {@code adapter.safetensors} (LLaVA names) into {@code dir}, atomically. */
+    public void save(Path file) {
+        SafetensorsWriter w = new SafetensorsWriter().metadata("format", "pt").metadata("projector_type", type.label());
+        params.forEach((k, v) -> w.add(PREFIX + k, DType.F32, shapes.get(k), v));
+        w.write(file);
+    }
+}

@@ -1,0 +1,388 @@
+package dev.glimpse.fusion;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.glimpse.core.AtomicFile;
+import dev.glimpse.core.BadInputException;
+import dev.glimpse.core.Checkpoint;
+import dev.glimpse.core.GenerationConfig;
+import dev.glimpse.core.GlimpseEngine;
+import dev.glimpse.core.LlavaConfig;
+import dev.glimpse.core.ModelConfig;
+import dev.glimpse.core.ModelRepository;
+import dev.glimpse.core.TensorInfo;
+import dev.glimpse.language.CausalLM;
+import dev.glimpse.language.GenerationOptions;
+import dev.glimpse.language.Tokenizer;
+import dev.glimpse.vision.Features;
+import dev.glimpse.vision.ImageProcessor;
+import dev.glimpse.vision.OnnxVisionTower;
+import dev.glimpse.vision.VisionTower;
+import dev.glimpse.vision.VitVisionTower;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A frozen vision tower and a frozen LLM joined by a trained adapter: ask it about images, by option likelihood
+ * (letter and probability per choice) or by generation. Built from parts, from a Glimpse bundle directory
+ * ({@code bundle.json}), or from a LLaVA checkpoint (llava-hf or transformers-5 key layout).
+ *
+ * <p>Thread-safe for concurrent callers: weights are read-only and each call works in its own NDManager.
+ */
+public final class VisionLanguageModel implements AutoCloseable {
+    public static final String BUNDLE = "bundle.json";
+
+    private final VisionTower tower;
+    private final CausalLM llm;
+    private final Projector projector;
+    private final NDManager manager;
+    private final Map<String, NDArray> projectorWeights;
+    private final PromptTemplate template;
+    private final Tokenizer tokenizer;
+
+    private VisionLanguageModel(VisionTower tower, CausalLM llm, Projector projector, PromptTemplate template) {
+        if (projector.inputDim() != tower.hiddenSize() || projector.outputDim() != llm.config().hiddenSize()) {
+            throw new BadInputException("projector maps " + projector.inputDim() + "→" + projector.outputDim()
+                    + " but the tower gives " + tower.hiddenSize() + " and the LLM takes " + llm.config().hiddenSize());
+        }
+        this.tower = tower;
+        this.llm = llm;
+        this.projector = projector;
+        this.template = template;
+        this.tokenizer = llm.tokenizer().orElse(null);
+        this.manager = llm.manager().newSubManager();
+        this.projectorWeights = projector.toNDArrays(manager, false);
+        if (llm.dataType() != DataType.FLOAT32) {
+            projectorWeights.replaceAll((k, v) -> v.toType(llm.dataType(), false));
+        }
+    }
+
+    /** Joins parts; the adapter must have been trained for this tower and LLM. Takes ownership of the parts. */
+    public static VisionLanguageModel of(VisionTower tower, CausalLM llm, Adapter adapter, String llmName,
+                                         PromptTemplate template) {
+        adapter.config().checkCompatible(tower.name(), tower.layer(), tower.numTokens(), tower.hiddenSize(), llmName,
+                llm.config().hiddenSize());
+        return new VisionLanguageModel(tower, llm, adapter.projector(), template);
+    }
+
+    /** Joins parts without compatibility metadata (e.g. a projector being trained). */
+    public static VisionLanguageModel of(VisionTower tower, CausalLM llm, Projector projector,
+                                         PromptTemplate template) {
+        return new VisionLanguageModel(tower, llm, projector, template);
+    }
+
+    /** Loads a Glimpse bundle directory, a LLaVA checkpoint directory, or a hub id of either. */
+    public static VisionLanguageModel load(String name) {
+        Path dir = ModelRepository.fromEnvironment().resolve(name);
+        if (Files.isRegularFile(dir.resolve(BUNDLE))) {
+            return loadBundle(dir);
+        }
+        if (Files.isRegularFile(dir.resolve("config.json")) && ModelConfig.read(dir) instanceof LlavaConfig) {
+            return loadLlava(dir);
+        }
+        throw new BadInputException(dir + ": neither a Glimpse bundle (bundle.json) nor a LLaVA checkpoint"
+                + " (config.json with model_type llava)");
+    }
+
+    /** What a bundle references; paths are relative to the bundle directory unless absolute (or hub ids). */
+    public record BundleSpec(String vision, String visionLayer, boolean dropCls, String llm, String adapter,
+                             PromptTemplate template) {
+        public void write(Path dir) {
+            ObjectNode n = new ObjectMapper().createObjectNode();
+            n.put("format", "glimpse-bundle/1");
+            n.put("vision", vision);
+            n.put("vision_layer", visionLayer);
+            n.put("drop_cls", dropCls);
+            n.put("llm", llm);
+            n.put("adapter", adapter);
+            n.put("prompt_template", template.template());
+            n.put("scoring", template.scoring().name().toLowerCase(java.util.Locale.ROOT));
+            n.put("answer_prefix", template.answerPrefix());
+            try {
+                AtomicFile.writeString(dir.resolve(BUNDLE), new ObjectMapper().writerWithDefaultPrettyPrinter()
+                        .writeValueAsString(n));
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+    }
+
+    static VisionLanguageModel loadBundle(Path dir) {
+        JsonNode n;
+        try {
+            n = new ObjectMapper().readTree(dir.resolve(BUNDLE).toFile());
+        } catch (IOException e) {
+            throw new BadInputException(dir.resolve(BUNDLE) + ": not valid JSON: " + e.getMessage(), e);
+        }
+        for (String k : new String[] {"vision", "llm", "adapter"}) {
+            if (!n.hasNonNull(k)) {
+                throw new BadInputException(dir.resolve(BUNDLE) + ": field '" + k + "' is missing");
+            }
+        }
+        PromptTemplate t = new PromptTemplate(n.path("prompt_template").asText(PromptTemplate.LLAVA.template()),
+                PromptTemplate.Scoring.valueOf(n.path("scoring").asText("letters").toUpperCase(java.util.Locale.ROOT)),
+                n.path("answer_prefix").asText(" "));
+        Path vision = resolve(dir, n.get("vision").asText());
+        Path llmDir = resolve(dir, n.get("llm").asText());
+        Adapter adapter = Adapter.load(resolve(dir, n.get("adapter").asText()));
+        String layer = n.path("vision_layer").asText("-2");
+        boolean dropCls = n.path("drop_cls").asBoolean(true);
+        VisionTower tower = openTower(vision, layer, dropCls);
+        CausalLM lm = null;
+        try {
+            lm = CausalLM.load(llmDir);
+            return of(tower, lm, adapter, llmDir.getFileName().toString(), t);
+        } catch (RuntimeException e) {
+            tower.close();
+            if (lm != null) {
+                lm.close();
+            }
+            throw e;
+        }
+    }
+
+    static Path resolve(Path base, String ref) {
+        Path p = Path.of(ref);
+        if (p.isAbsolute()) {
+            return p;
+        }
+        Path local = base.resolve(ref).normalize();
+        if (Files.exists(local)) {
+            return local;
+        }
+        return ModelRepository.fromEnvironment().resolve(ref);
+    }
+
+    /** An ONNX export (file or directory with vision_model.onnx) or a CLIP/SigLIP/LLaVA safetensors tower. */
+    public static VisionTower openTower(Path p, String layer, boolean dropCls) {
+        if (p.toString().endsWith(".onnx") || Files.isRegularFile(p.resolve("vision_model.onnx"))) {
+            return OnnxVisionTower.builder(p).layer(layer).dropCls(dropCls).build();
+        }
+        try {
+            return VitVisionTower.load(p, Integer.parseInt(layer), dropCls);
+        } catch (NumberFormatException e) {
+            throw new BadInputException("vision layer '" + layer + "': safetensors towers take a layer index such as"
+                    + " -2 (output names are for ONNX towers)");
+        }
+    }
+
+    /** A LLaVA checkpoint: tower, projector and LLM from one directory. */
+    static VisionLanguageModel loadLlava(Path dir) {
+        LlavaConfig cfg = (LlavaConfig) ModelConfig.read(dir);
+        NDManager towerManager = GlimpseEngine.newCpuManager();
+        NDManager llmManager = GlimpseEngine.newManager();
+        try (Checkpoint ckpt = Checkpoint.open(dir)) {
+            VitVisionTower tower = new VitVisionTower(cfg.vision(), ckpt, towerManager, ImageProcessor.read(dir),
+                    cfg.visionFeatureLayer(), cfg.visionFeatureSelectStrategy().equals("default"),
+                    dir.toAbsolutePath().normalize().toString());
+            String lmPrefix = prefixOf(ckpt, "embed_tokens.weight");
+            String head = ckpt.contains("lm_head.weight") ? "lm_head.weight"
+                    : lmPrefix.replaceFirst("model\\.$", "") + "lm_head.weight";
+            Tokenizer tok = Files.isRegularFile(dir.resolve("tokenizer.json")) ? Tokenizer.load(dir) : null;
+            CausalLM lm = CausalLM.fromCheckpoint(cfg.text(), ckpt, lmPrefix, head, llmManager,
+                    CausalLM.defaultType(llmManager), tok, GenerationConfig.read(dir));
+            Projector proj = Projector.fromCheckpoint(ckpt, prefixOf(ckpt, "multi_modal_projector.linear_1.weight")
+                    + "multi_modal_projector.");
+            PromptTemplate t = new PromptTemplate("USER: " + PromptTemplate.LLAVA.template() + " ASSISTANT:",
+                    PromptTemplate.Scoring.LETTERS, " ");
+            return new VisionLanguageModel(tower, lm, proj, t);
+        } catch (RuntimeException e) {
+            towerManager.close();
+            llmManager.close();
+            throw e;
+        }
+    }
+
+    private static String prefixOf(Checkpoint ckpt, String suffix) {
+        for (TensorInfo t : ckpt.tensors()) {
+            if (t.name().endsWith(suffix)) {
+                return t.name().substring(0, t.name().length() - suffix.length());
+            }
+        }
+        throw new BadInputException(ckpt.location() + ": no tensor '*" + suffix + "'");
+    }
+
+    public VisionTower tower() {
+        return tower;
+    }
+
+    public CausalLM llm() {
+        return llm;
+    }
+
+    public Projector projector() {
+        return projector;
+    }
+
+    public PromptTemplate template() {
+        return template;
+    }
+
+    /** Projected image embeddings [images × tokens, H] of tower features, in {@code m}. */
+    public NDArray project(NDManager m, List<float[]> features) {
+        int n = tower.numTokens();
+        int d = tower.hiddenSize();
+        float[] all = new float[features.size() * n * d];
+        for (int i = 0; i < features.size(); i++) {
+            System.arraycopy(features.get(i), 0, all, i * n * d, n * d);
+        }
+        NDArray x = m.create(all, new Shape((long) features.size() * n, d));
+        if (llm.dataType() != DataType.FLOAT32) {
+            x = x.toType(llm.dataType(), false);
+        }
+        return projector.forward(x, projectorWeights);
+    }
+
+    /** Tower features of each image ([tokens × dim] each). */
+    public List<float[]> features(List<BufferedImage> images) {
+        List<float[]> out = new ArrayList<>();
+        if (!images.isEmpty()) {
+            Features f = tower.encode(images);
+            for (int i = 0; i < images.size(); i++) {
+                out.add(f.image(i));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Logits [1, T, V] for token ids holding {@code imageTokenId} slots and the images' pixel values
+     * [images, 3, H, W] (LLaVA's forward, used for parity checks).
+     */
+    public float[] logits(long[] inputIds, int imageTokenId, float[] pixelValues, int images) {
+        try (NDManager m = manager.newSubManager()) {
+            Features f = tower.encodePixels(pixelValues, images);
+            List<float[]> feats = new ArrayList<>();
+            for (int i = 0; i < images; i++) {
+                feats.add(f.image(i));
+            }
+            MultimodalPrompt p = MultimodalPrompt.fromIds(inputIds, imageTokenId, tower.numTokens());
+            NDArray embeds = MultimodalPrompt.splice(llm, m, new int[][] {p.ids()}, project(m, feats));
+            return llm.forward(CausalLM.Input.embeds(embeds)).logits().toType(DataType.FLOAT32, false).toFloatArray();
+        }
+    }
+
+    /** Answers a question: by option likelihood when it has choices, else by greedy generation. */
+    public Answer answer(Question q) {
+        return answer(q, features(q.images()));
+    }
+
+    /** As {@link #answer(Question)} with tower features already computed (e.g. from a feature cache). */
+    public Answer answer(Question q, List<float[]> features) {
+        String prompt = template.render(q);
+        if (q.choices().isEmpty()) {
+            String text = generate(prompt, features, GenerationOptions.greedy(64));
+            return new Answer(text.strip(), null, -1, Map.of(), new double[0]);
+        }
+        double[] ll = scoreContinuations(prompt, features, continuations(q.choices()));
+        double max = Double.NEGATIVE_INFINITY;
+        int best = 0;
+        for (int i = 0; i < ll.length; i++) {
+            if (ll[i] > max) {
+                max = ll[i];
+                best = i;
+            }
+        }
+        double sum = 0;
+        for (double v : ll) {
+            sum += Math.exp(v - max);
+        }
+        Map<String, Double> probs = new LinkedHashMap<>();
+        for (int i = 0; i < ll.length; i++) {
+            probs.put(String.valueOf((char) ('A' + i)), Math.exp(ll[i] - max) / sum);
+        }
+        return new Answer(q.choices().get(best), String.valueOf((char) ('A' + best)), best, probs, ll);
+    }
+
+    /** The text scored for each choice. */
+    public List<String> continuations(List<String> choices) {
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < choices.size(); i++) {
+            out.add(template.continuation(choices, i));
+        }
+        return out;
+    }
+
+    /**
+     * Log-likelihood of each continuation after the prompt (with its images spliced in); the prompt runs once and
+     * its KV cache is shared.
+     */
+    public double[] scoreContinuations(String prompt, List<float[]> features, List<String> continuations) {
+        MultimodalPrompt p = MultimodalPrompt.encode(requireTokenizer(), prompt, tower.numTokens());
+        checkImages(p, features);
+        String tail = prompt.substring(prompt.lastIndexOf(MultimodalPrompt.IMAGE) < 0 ? 0
+                : prompt.lastIndexOf(MultimodalPrompt.IMAGE) + MultimodalPrompt.IMAGE.length());
+        boolean specials = !prompt.contains(MultimodalPrompt.IMAGE);
+        List<int[]> conts = new ArrayList<>();
+        for (String c : continuations) {
+            conts.add(continuationIds(tail, c, specials));
+        }
+        try (NDManager m = manager.newSubManager()) {
+            NDArray embeds = MultimodalPrompt.splice(llm, m, new int[][] {p.ids()},
+                    features.isEmpty() ? null : project(m, features));
+            return llm.scoreContinuations(embeds, conts);
+        }
+    }
+
+    /**
+     * Token ids of {@code cont} as they appear after {@code context}: the tail of encode(context + cont) when
+     * encode(context) is its prefix (tokenizers that merge across the boundary are handled), else encode(cont).
+     */
+    int[] continuationIds(String context, String cont, boolean specials) {
+        int[] base = tokenizer.encode(context, specials);
+        int[] full = tokenizer.encode(context + cont, specials);
+        boolean prefix = full.length > base.length;
+        for (int i = 0; prefix && i < base.length; i++) {
+            prefix = full[i] == base[i];
+        }
+        if (prefix) {
+            return java.util.Arrays.copyOfRange(full, base.length, full.length);
+        }
+        return tokenizer.encode(cont, false);
+    }
+
+    /** Generates a continuation of a prompt with images spliced in (greedy or sampled). */
+    public String generate(String prompt, List<float[]> features, GenerationOptions options) {
+        MultimodalPrompt p = MultimodalPrompt.encode(requireTokenizer(), prompt, tower.numTokens());
+        checkImages(p, features);
+        int[] out;
+        try (NDManager m = manager.newSubManager()) {
+            NDArray embeds = MultimodalPrompt.splice(llm, m, new int[][] {p.ids()},
+                    features.isEmpty() ? null : project(m, features));
+            out = llm.generate(embeds, options, null);
+        }
+        return tokenizer.decode(out);
+    }
+
+    private void checkImages(MultimodalPrompt p, List<float[]> features) {
+        if (p.images() != features.size()) {
+            throw new BadInputException("the prompt has " + p.images() + " <image> placeholder(s) but "
+                    + features.size() + " image(s) were given");
+        }
+    }
+
+    private Tokenizer requireTokenizer() {
+        if (tokenizer == null) {
+            throw new BadInputException("this checkpoint has no tokenizer.json; only token-id entry points work");
+        }
+        return tokenizer;
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+        tower.close();
+        llm.close();
+    }
+}
