@@ -235,6 +235,11 @@ public final class CausalLM implements AutoCloseable {
         return new Output(logits, last, hidden);
     }
 
+    /** LM-head logits for hidden states [..., H] (e.g. only the positions a loss needs). */
+    public NDArray logits(NDArray hidden) {
+        return model.lmHead(hidden);
+    }
+
     /** [B, 1, T, S]: 0 where query t may see key s (causal and not padding), the type's lowest value elsewhere. */
     private static NDArray additiveMask(NDArray mask, long t, long past, DataType type) {
         NDManager m = mask.getManager();

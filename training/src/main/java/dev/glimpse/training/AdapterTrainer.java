@@ -1,0 +1,339 @@
+package dev.glimpse.training;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+import dev.glimpse.core.AtomicFile;
+import dev.glimpse.core.BadInputException;
+import dev.glimpse.core.GlimpseException;
+import dev.glimpse.core.Progress;
+import dev.glimpse.fusion.MultimodalPrompt;
+import dev.glimpse.fusion.Projector;
+import dev.glimpse.language.CausalLM;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.function.Function;
+
+/**
+ * Trains a projector through a frozen LLM: each step runs projector → splice into text embeddings → frozen LLM →
+ * loss on the answer tokens (transformers' convention: logits[:, :-1] against labels[:, 1:], ignoring −100) →
+ * backward into the projector only → AdamW with warmup and cosine decay, gradient clipping and accumulation.
+ *
+ * <p>Runs are seeded and deterministic on the CPU; checkpoints (projector, optimizer state, data position) are
+ * written atomically every N steps and {@code resume} continues exactly where a run stopped.
+ */
+public final class AdapterTrainer {
+    /** Called every {@code evalEvery} steps and at the end; returns metrics to log (e.g. held-out accuracy). */
+    @FunctionalInterface
+    public interface Evaluator {
+        Map<String, Double> evaluate(Projector projector, int step);
+    }
+
+    /** The outcome of a run. */
+    public record Result(int steps, int plannedSteps, double finalLoss, double samplesPerSecond, double seconds,
+                         boolean stoppedByTimeLimit, Path adapterWeights, Path metrics, Path lossCurve,
+                         List<double[]> losses) {}
+
+    /** Loss and the gradient of every projector parameter. */
+    public record LossAndGrads(double loss, Map<String, float[]> grads) {}
+
+    private final CausalLM llm;
+    private final Projector projector;
+    private final TrainingOptions options;
+
+    public AdapterTrainer(CausalLM llm, Projector projector, TrainingOptions options) {
+        if (llm.dataType() != DataType.FLOAT32) {
+            // toType cuts DJL's autograd graph, so the frozen LLM must run in fp32 for gradients to reach the adapter
+            throw new BadInputException("adapter training runs the LLM in fp32; load it with DataType.FLOAT32");
+        }
+        this.llm = llm;
+        this.projector = projector;
+        this.options = options;
+    }
+
+    public Projector projector() {
+        return projector;
+    }
+
+    /** Forward and backward of one batch; the loss is the mean over its answer tokens. */
+    public LossAndGrads lossAndGradients(TrainingBatch batch) {
+        try (NDManager m = llm.manager().newSubManager()) {
+            Map<String, NDArray> params = projector.toNDArrays(m, true);
+            double loss;
+            try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
+                NDArray l = loss(m, batch, params);
+                loss = l.getFloat();
+                gc.backward(l);
+            }
+            Map<String, float[]> grads = new LinkedHashMap<>();
+            params.forEach((k, v) -> grads.put(k, v.getGradient().toFloatArray()));
+            return new LossAndGrads(loss, grads);
+        }
+    }
+
+    /** The loss of a batch without gradients (evaluation). */
+    public double loss(TrainingBatch batch) {
+        try (NDManager m = llm.manager().newSubManager()) {
+            return loss(m, batch, projector.toNDArrays(m, false)).getFloat();
+        }
+    }
+
+    private NDArray loss(NDManager m, TrainingBatch batch, Map<String, NDArray> params) {
+        int b = batch.size();
+        int t = batch.length();
+        NDArray image = null;
+        if (!batch.features().isEmpty()) {
+            int n = batch.features().get(0).length;
+            float[] all = new float[batch.features().size() * n];
+            for (int i = 0; i < batch.features().size(); i++) {
+                System.arraycopy(batch.features().get(i), 0, all, i * n, n);
+            }
+            NDArray x = m.create(all, new Shape(all.length / projector.inputDim(), projector.inputDim()));
+            image = projector.forward(x, params);
+        }
+        NDArray embeds = MultimodalPrompt.splice(llm, m, batch.ids(), image);
+        long[] mask = new long[b * t];
+        for (int r = 0; r < b; r++) {
+            for (int j = 0; j < t; j++) {
+                mask[r * t + j] = batch.mask()[r][j];
+            }
+        }
+        NDArray hidden = llm.forward(CausalLM.Input.embeds(embeds).attentionMask(m.create(mask, new Shape(b, t)))
+                .noLogits()).lastHiddenState();
+        // only positions whose next token is a target need logits: same loss, far fewer vocabulary projections
+        List<Long> rows = new ArrayList<>();
+        List<Long> targets = new ArrayList<>();
+        for (int r = 0; r < b; r++) {
+            for (int j = 0; j + 1 < t; j++) {
+                int label = batch.labels()[r][j + 1];
+                if (label != -100) {
+                    rows.add((long) r * t + j);
+                    targets.add((long) label);
+                }
+            }
+        }
+        if (rows.isEmpty()) {
+            throw new BadInputException("a batch has no answer tokens to learn from");
+        }
+        NDArray flat = hidden.reshape((long) b * t, llm.config().hiddenSize());
+        NDArray picked = flat.get(m.create(rows.stream().mapToLong(Long::longValue).toArray()));
+        NDArray logp = llm.logits(picked).logSoftmax(-1);
+        NDArray tgt = m.create(targets.stream().mapToLong(Long::longValue).toArray(), new Shape(targets.size(), 1));
+        return logp.gather(tgt, 1).mean().neg();
+    }
+
+    /** Learning rate at optimizer step {@code step} (0-based) of {@code total}: linear warmup, then cosine to 0. */
+    public static double learningRate(double base, int step, int total, double warmupRatio) {
+        int warmup = (int) Math.ceil(total * warmupRatio);
+        if (step < warmup) {
+            return base * (step + 1) / (double) warmup;
+        }
+        double progress = (step - warmup) / (double) Math.max(1, total - warmup);
+        return base * Math.max(0.0, 0.5 * (1 + Math.cos(Math.PI * progress)));
+    }
+
+    /** The batches of one epoch: shuffled with the run's seed, bucketed by length, the batch order shuffled. */
+    static List<List<Integer>> epochBatches(List<Integer> lengths, int batchSize, long seed, int epoch) {
+        List<Integer> order = new ArrayList<>();
+        for (int i = 0; i < lengths.size(); i++) {
+            order.add(i);
+        }
+        Random r = new Random(seed * 1_000_003L + epoch);
+        Collections.shuffle(order, r);
+        // length bucketing: sort within windows of 50 batches so padding stays small yet batches stay mixed
+        int window = batchSize * 50;
+        List<List<Integer>> batches = new ArrayList<>();
+        for (int w = 0; w < order.size(); w += window) {
+            List<Integer> chunk = new ArrayList<>(order.subList(w, Math.min(order.size(), w + window)));
+            chunk.sort((a, b) -> Integer.compare(lengths.get(a), lengths.get(b)));
+            for (int i = 0; i < chunk.size(); i += batchSize) {
+                batches.add(new ArrayList<>(chunk.subList(i, Math.min(chunk.size(), i + batchSize))));
+            }
+        }
+        Collections.shuffle(batches, r);
+        return batches;
+    }
+
+    /**
+     * Trains on {@code examples}, writing checkpoints, metrics.jsonl, loss_curve.png and the final
+     * adapter.safetensors under {@code out}. With {@code resume} it continues from {@code out}'s checkpoint.
+     */
+    public Result train(List<TrainingExample> examples, Function<String, float[]> features, int tokensPerImage,
+                        Path out, boolean resume, Progress progress, Evaluator evaluator) {
+        if (examples.isEmpty()) {
+            throw new BadInputException("no training examples");
+        }
+        BatchBuilder builder = new BatchBuilder(llm, tokensPerImage);
+        List<BatchBuilder.Tokens> tokens = new ArrayList<>();
+        List<Integer> lengths = new ArrayList<>();
+        for (TrainingExample ex : examples) {
+            BatchBuilder.Tokens t = builder.tokenize(ex);
+            tokens.add(t);
+            lengths.add(t.ids().length);
+        }
+        int batchesPerEpoch = (examples.size() + options.batchSize() - 1) / options.batchSize();
+        int stepsPerEpoch = Math.max(1, batchesPerEpoch / options.gradientAccumulation());
+        int planned = options.maxSteps() > 0 ? options.maxSteps() : stepsPerEpoch * options.epochs();
+        try {
+            Files.createDirectories(out);
+        } catch (IOException e) {
+            throw new GlimpseException("cannot create " + out + ": " + e.getMessage(), e);
+        }
+        Path ckptFile = out.resolve(TrainingCheckpoint.FILE);
+        Path metrics = out.resolve("metrics.jsonl");
+        AdamW adam = new AdamW(options.beta1(), options.beta2(), options.eps(), options.weightDecay());
+        int step = 0;
+        int epoch = 0;
+        int batchIndex = 0;
+        List<double[]> losses = new ArrayList<>();
+        if (resume && Files.isRegularFile(ckptFile)) {
+            TrainingCheckpoint c = TrainingCheckpoint.read(ckptFile, projector, adam);
+            step = c.step();
+            epoch = c.epoch();
+            batchIndex = c.batchIndex();
+            planned = c.plannedSteps();
+            losses = TrainingCheckpoint.trimMetrics(metrics, step);
+        } else {
+            writeMetricsHeader(metrics);
+        }
+        long start = System.nanoTime();
+        int firstStep = step;
+        double avgStep = 0;
+        boolean byTime = false;
+        double lastLoss = Double.NaN;
+        int samples = 0;
+        List<List<Integer>> batches = epochBatches(lengths, options.batchSize(), options.seed(), epoch);
+        progress.update(step, planned, "");
+        while (step < planned) {
+            if (batchIndex + options.gradientAccumulation() > batches.size()) {
+                epoch++;
+                batchIndex = 0;
+                batches = epochBatches(lengths, options.batchSize(), options.seed(), epoch);
+            }
+            Map<String, float[]> acc = null;
+            double lossSum = 0;
+            int tokenCount = 0;
+            for (int a = 0; a < options.gradientAccumulation(); a++) {
+                List<Integer> idx = batches.get(batchIndex++);
+                List<BatchBuilder.Tokens> rows = new ArrayList<>();
+                List<TrainingExample> exs = new ArrayList<>();
+                for (int i : idx) {
+                    rows.add(tokens.get(i));
+                    exs.add(examples.get(i));
+                }
+                TrainingBatch batch = BatchBuilder.pad(rows, exs, features);
+                LossAndGrads lg = lossAndGradients(batch);
+                samples += batch.size();
+                lossSum += lg.loss();
+                tokenCount += batch.targetTokens();
+                if (acc == null) {
+                    acc = lg.grads();
+                } else {
+                    for (Map.Entry<String, float[]> e : lg.grads().entrySet()) {
+                        float[] d = acc.get(e.getKey());
+                        float[] g = e.getValue();
+                        for (int i = 0; i < d.length; i++) {
+                            d[i] += g[i];
+                        }
+                    }
+                }
+            }
+            float scale = 1f / options.gradientAccumulation();
+            double norm = 0;
+            for (float[] g : acc.values()) {
+                for (int i = 0; i < g.length; i++) {
+                    g[i] *= scale;
+                    norm += (double) g[i] * g[i];
+                }
+            }
+            norm = Math.sqrt(norm);
+            if (options.clipNorm() > 0) {
+                double coef = options.clipNorm() / (norm + 1e-6);
+                if (coef < 1) {
+                    for (float[] g : acc.values()) {
+                        for (int i = 0; i < g.length; i++) {
+                            g[i] *= (float) coef;
+                        }
+                    }
+                }
+            }
+            double lr = learningRate(options.learningRate(), step, planned, options.warmupRatio());
+            adam.update(projector.parameters(), acc, lr);
+            lastLoss = lossSum / options.gradientAccumulation();
+            step++;
+            double elapsed = (System.nanoTime() - start) / 1e9;
+            avgStep = elapsed / (step - firstStep);
+            losses.add(new double[] {step, lastLoss});
+            Map<String, Object> row = new LinkedHashMap<>();
+            row.put("step", step);
+            row.put("epoch", epoch);
+            row.put("loss", lastLoss);
+            row.put("lr", lr);
+            row.put("grad_norm", norm);
+            row.put("tokens", tokenCount);
+            row.put("elapsed_s", elapsed);
+            if (options.evalEvery() > 0 && evaluator != null && step % options.evalEvery() == 0 && step < planned) {
+                row.putAll(evaluator.evaluate(projector, step));
+            }
+            appendMetrics(metrics, row);
+            if (options.timeLimit() != null && step - firstStep >= 3 && step == firstStep + 3) {
+                // the plan: as many steps as fit the remaining budget at the measured speed
+                int fit = step + (int) Math.floor((options.timeLimit().toMillis() / 1000.0 - elapsed) / avgStep);
+                if (fit < planned) {
+                    planned = Math.max(step, fit);
+                }
+            }
+            if (options.checkpointEvery() > 0 && step % options.checkpointEvery() == 0 && step < planned) {
+                TrainingCheckpoint.write(ckptFile, projector, adam, step, epoch, batchIndex, planned, options.seed());
+            }
+            progress.update(step, planned, String.format(Locale.ROOT, "loss %.4f", lastLoss));
+            if (options.timeLimit() != null && elapsed + avgStep > options.timeLimit().toMillis() / 1000.0
+                    && step < planned) {
+                byTime = true;
+                break;
+            }
+        }
+        Path weights = out.resolve("adapter.safetensors");
+        projector.save(weights);
+        TrainingCheckpoint.write(ckptFile, projector, adam, step, epoch, batchIndex, planned, options.seed());
+        if (evaluator != null) {
+            Map<String, Object> row = new LinkedHashMap<>();
+            row.put("step", step);
+            row.put("final", true);
+            row.putAll(evaluator.evaluate(projector, step));
+            appendMetrics(metrics, row);
+        }
+        Path curve = out.resolve("loss_curve.png");
+        LossCurve.write(losses, curve, "adapter training loss");
+        double secs = (System.nanoTime() - start) / 1e9;
+        return new Result(step, planned, lastLoss, secs > 0 ? samples / secs : 0, secs, byTime, weights, metrics, curve,
+                losses);
+    }
+
+    private static void writeMetricsHeader(Path metrics) {
+        AtomicFile.writeString(metrics, "");
+    }
+
+    static void appendMetrics(Path metrics, Map<String, Object> row) {
+        try {
+            String line = new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(row) + "\n";
+            Files.writeString(metrics, line, StandardCharsets.UTF_8, StandardOpenOption.CREATE,
+                    StandardOpenOption.APPEND);
+        } catch (IOException e) {
+            throw new GlimpseException("cannot append to " + metrics + ": " + e.getMessage(), e);
+        }
+    }
+}

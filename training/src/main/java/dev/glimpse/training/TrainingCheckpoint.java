@@ -1,0 +1,106 @@
+package dev.glimpse.training;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.glimpse.core.AtomicFile;
+import dev.glimpse.core.BadInputException;
+import dev.glimpse.core.DType;
+import dev.glimpse.core.GlimpseException;
+import dev.glimpse.core.SafetensorsFile;
+import dev.glimpse.core.SafetensorsWriter;
+import dev.glimpse.fusion.Projector;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Everything needed to continue a run exactly, in one file written atomically: projector weights, AdamW moments,
+ * and (in the header metadata) the optimizer step, epoch, position in the epoch's batch order, plan and seed.
+ */
+record TrainingCheckpoint(int step, int epoch, int batchIndex, int plannedSteps, long seed) {
+    static final String FILE = "checkpoint.safetensors";
+
+    static void write(Path file, Projector p, AdamW adam, int step, int epoch, int batchIndex, int planned, long seed) {
+        SafetensorsWriter w = new SafetensorsWriter().metadata("format", "glimpse-train-state/1")
+                .metadata("step", Integer.toString(step)).metadata("epoch", Integer.toString(epoch))
+                .metadata("batch_index", Integer.toString(batchIndex)).metadata("planned_steps", Integer.toString(planned))
+                .metadata("seed", Long.toString(seed)).metadata("adam_step", Long.toString(adam.step()));
+        for (Map.Entry<String, float[]> e : p.parameters().entrySet()) {
+            long[] shape = p.shape(e.getKey());
+            w.add("param." + e.getKey(), DType.F32, shape, e.getValue());
+            float[] m = adam.firstMoments().get(e.getKey());
+            float[] v = adam.secondMoments().get(e.getKey());
+            if (m != null) {
+                w.add("adam_m." + e.getKey(), DType.F32, shape, m);
+                w.add("adam_v." + e.getKey(), DType.F32, shape, v);
+            }
+        }
+        w.write(file);
+    }
+
+    static TrainingCheckpoint read(Path file, Projector p, AdamW adam) {
+        try (SafetensorsFile f = SafetensorsFile.open(file)) {
+            Map<String, String> meta = f.metadata();
+            if (!"glimpse-train-state/1".equals(meta.get("format"))) {
+                throw new BadInputException(file + ": not a Glimpse training checkpoint");
+            }
+            Map<String, float[]> m = new LinkedHashMap<>();
+            Map<String, float[]> v = new LinkedHashMap<>();
+            for (Map.Entry<String, float[]> e : p.parameters().entrySet()) {
+                String k = e.getKey();
+                float[] saved = f.toFloats("param." + k);
+                if (saved.length != e.getValue().length) {
+                    throw new BadInputException(file + ": parameter '" + k + "' has " + saved.length
+                            + " values; the projector being trained has " + e.getValue().length
+                            + " (resume with the same projector settings)");
+                }
+                System.arraycopy(saved, 0, e.getValue(), 0, saved.length);
+                if (f.contains("adam_m." + k)) {
+                    m.put(k, f.toFloats("adam_m." + k));
+                    v.put(k, f.toFloats("adam_v." + k));
+                }
+            }
+            adam.restore(Long.parseLong(meta.get("adam_step")), m, v);
+            return new TrainingCheckpoint(Integer.parseInt(meta.get("step")), Integer.parseInt(meta.get("epoch")),
+                    Integer.parseInt(meta.get("batch_index")), Integer.parseInt(meta.get("planned_steps")),
+                    Long.parseLong(meta.get("seed")));
+        }
+    }
+
+    /** Drops metric rows logged after the checkpoint (their steps will run again); returns the kept losses. */
+    static List<double[]> trimMetrics(Path metrics, int step) {
+        List<double[]> losses = new ArrayList<>();
+        if (!Files.isRegularFile(metrics)) {
+            return losses;
+        }
+        try {
+            ObjectMapper json = new ObjectMapper();
+            StringBuilder kept = new StringBuilder();
+            for (String line : Files.readAllLines(metrics)) {
+                if (line.isBlank()) {
+                    continue;
+                }
+                JsonNode n;
+                try {
+                    n = json.readTree(line);
+                } catch (IOException e) {
+                    continue; // a line torn by the interruption
+                }
+                if (n.path("step").asInt() <= step && !n.path("final").asBoolean(false)) {
+                    kept.append(line).append('\n');
+                    if (n.has("loss")) {
+                        losses.add(new double[] {n.get("step").asDouble(), n.get("loss").asDouble()});
+                    }
+                }
+            }
+            AtomicFile.writeString(metrics, kept.toString());
+            return losses;
+        } catch (IOException e) {
+            throw new GlimpseException("cannot read " + metrics + ": " + e.getMessage(), e);
+        }
+    }
+}
