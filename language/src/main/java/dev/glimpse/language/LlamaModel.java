@@ -160,7 +160,7 @@ final class LlamaModel {
         }
         k = repeatKv(k, nh / nkv);
         v = repeatKv(v, nh / nkv);
-        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(1.0 / Math.sqrt(hd)).add(mask);
+        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(scalar(q, (float) (1.0 / Math.sqrt(hd)))).add(mask);
         // transformers takes the softmax in fp32 (toType would cut the graph, so only fp16 inference converts)
         NDArray probs = scores.getDataType() == DataType.FLOAT32 ? scores.softmax(-1)
                 : scores.toType(DataType.FLOAT32, false).softmax(-1).toType(scores.getDataType(), false);
@@ -189,11 +189,21 @@ final class LlamaModel {
         DataType type = x.getDataType();
         NDArray xf = type == DataType.FLOAT32 ? x : x.toType(DataType.FLOAT32, false);
         NDArray variance = xf.square().mean(new int[] {-1}, true);
-        NDArray normed = xf.mul(variance.add(config.rmsNormEps()).sqrt().pow(-1));
+        NDArray normed = xf.mul(variance.add(config.rmsNormEps()).sqrt().pow(scalar(xf, -1f)));
         if (type != DataType.FLOAT32) {
             normed = normed.toType(type, false);
         }
         return normed.mul(weight);
+    }
+
+    /**
+     * A scalar operand kept alive in {@code like}'s manager. DJL's {@code mul(Number)}/{@code pow(Number)} create the
+     * scalar from a Java buffer and close it at once; autograd keeps the tensor for the backward pass, which then
+     * reads memory the JVM may already have freed (wrong or NaN gradients after a GC). Scalars that live as long as
+     * the call's manager avoid that.
+     */
+    static NDArray scalar(NDArray like, float value) {
+        return like.getManager().create(value).toType(like.getDataType(), false);
     }
 
     static NDArray linear(NDArray x, NDArray weight, NDArray bias) {

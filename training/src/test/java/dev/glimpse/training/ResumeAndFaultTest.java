@@ -1,0 +1,96 @@
+package dev.glimpse.training;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.glimpse.core.SafetensorsFile;
+import dev.glimpse.core.TensorInfo;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ResumeAndFaultTest {
+    static final int STEPS = 12;
+
+    static double maxAbsDiff(Path a, Path b) {
+        double worst = 0;
+        try (SafetensorsFile x = SafetensorsFile.open(a); SafetensorsFile y = SafetensorsFile.open(b)) {
+            assertEquals(x.tensors().size(), y.tensors().size());
+            for (TensorInfo t : x.tensors()) {
+                float[] u = x.toFloats(t.name());
+                float[] v = y.toFloats(t.name());
+                for (int i = 0; i < u.length; i++) {
+                    worst = Math.max(worst, Math.abs(u[i] - v[i]));
+                }
+            }
+        }
+        return worst;
+    }
+
+    @Test
+    void sigkilledChildResumesToTheSameAdapter(@TempDir Path dir) throws Exception {
+        Path straight = dir.resolve("straight");
+        AdapterTrainer.Result full = ToyTask.run(straight, false, STEPS, 0);
+        assertEquals(STEPS, full.steps());
+        assertTrue(full.finalLoss() < full.losses().get(0)[1], "the toy task is learnable");
+
+        Path killed = dir.resolve("killed");
+        Process child = startChild(killed, false, 150);
+        // wait until it has checkpointed at least once and is mid-run, then SIGKILL it
+        int seen = 0;
+        try (BufferedReader r = new BufferedReader(new InputStreamReader(child.getInputStream()))) {
+            String line;
+            while ((line = r.readLine()) != null) {
+                if (line.startsWith("STEP ")) {
+                    seen = Integer.parseInt(line.substring(5));
+                    if (seen >= 5 && Files.isRegularFile(killed.resolve(TrainingCheckpoint.FILE))) {
+                        break;
+                    }
+                }
+            }
+        }
+        child.destroyForcibly(); // SIGKILL on Linux: no shutdown hooks, no flushing
+        assertTrue(child.waitFor(60, TimeUnit.SECONDS));
+        assertTrue(seen >= 5 && seen < STEPS, "killed mid-run at step " + seen);
+        assertFalse(Files.exists(killed.resolve("adapter.safetensors")), "the final adapter was not written yet");
+
+        Process resume = startChild(killed, true, 0);
+        String out = new String(resume.getInputStream().readAllBytes());
+        assertTrue(resume.waitFor(120, TimeUnit.SECONDS));
+        assertEquals(0, resume.exitValue(), out);
+        assertTrue(out.contains("DONE"));
+        double diff = maxAbsDiff(straight.resolve("adapter.safetensors"), killed.resolve("adapter.safetensors"));
+        assertTrue(diff <= 1e-6, "resumed adapter differs from the uninterrupted one by " + diff);
+        // the metrics hold each step once
+        long rows = Files.readAllLines(killed.resolve("metrics.jsonl")).stream().filter(l -> l.contains("\"loss\""))
+                .count();
+        assertEquals(STEPS, rows);
+        assertTrue(Files.size(killed.resolve("loss_curve.png")) > 1000);
+    }
+
+    static Process startChild(Path out, boolean resume, long sleepMs) throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        ProcessBuilder pb = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
+                "-Dai.djl.offline=true", "-Dglimpse.shared=" + System.getProperty("glimpse.shared"),
+                ToyTask.class.getName(), out.toString(), Boolean.toString(resume), Integer.toString(STEPS),
+                Long.toString(sleepMs));
+        pb.redirectErrorStream(true);
+        return pb.start();
+    }
+
+    @Test
+    void resumingAFinishedRunChangesNothing(@TempDir Path dir) throws Exception {
+        Path a = dir.resolve("a");
+        ToyTask.run(a, false, 6, 0);
+        byte[] before = Files.readAllBytes(a.resolve("adapter.safetensors"));
+        AdapterTrainer.Result r = ToyTask.run(a, true, 6, 0);
+        assertEquals(6, r.steps());
+        assertEquals(0.0, maxAbsDiff(a.resolve("adapter.safetensors"), a.resolve("adapter.safetensors")));
+        assertTrue(java.util.Arrays.equals(before, Files.readAllBytes(a.resolve("adapter.safetensors"))));
+    }
+}
