@@ -13,7 +13,9 @@ import picocli.CommandLine.Option;
 /** The {@code glimpse} command line. Exit codes: 0 success, 1 failure, 2 bad usage or input. */
 @Command(name = "glimpse", mixinStandardHelpOptions = true, versionProvider = GlimpseCli.Version.class,
         description = "Give a frozen language model eyes: vision towers, frozen LLMs and trainable adapters in Java.",
-        subcommands = {InspectCommand.class, GenerateCommand.class, FeaturesCommand.class, EvalCommand.class,
+        subcommands = {DemoCommand.class, AskCommand.class, InspectCommand.class, GenerateCommand.class,
+            FeaturesCommand.class,
+            EvalCommand.class,
             CommandLine.HelpCommand.class},
         footer = {"", "Examples:", "  glimpse inspect samples/demo-kit/stories260k",
             "  glimpse generate --model samples/demo-kit/stories260k --prompt \"Once upon a time\""})
@@ -68,6 +70,8 @@ public final class GlimpseCli implements Runnable {
         for (var h : root.getHandlers()) {
             h.setLevel(verbose ? Level.ALL : Level.WARNING);
         }
+        // DJL warns on every probe of a machine without a CUDA driver; that is the normal case here
+        Logger.getLogger("ai.djl.util.cuda.CudaUtils").setLevel(verbose ? Level.INFO : Level.SEVERE);
     }
 
     /** The version from the jar manifest, or the development version. */

@@ -1,0 +1,293 @@
+package dev.glimpse.samples.demo;
+
+import ai.djl.ndarray.types.DataType;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.glimpse.core.AtomicFile;
+import dev.glimpse.core.GlimpseEngine;
+import dev.glimpse.core.GlimpseException;
+import dev.glimpse.core.Progress;
+import dev.glimpse.fusion.Adapter;
+import dev.glimpse.fusion.AdapterConfig;
+import dev.glimpse.fusion.Answer;
+import dev.glimpse.fusion.Projector;
+import dev.glimpse.fusion.ProjectorType;
+import dev.glimpse.fusion.PromptTemplate;
+import dev.glimpse.fusion.Question;
+import dev.glimpse.fusion.VisionLanguageModel;
+import dev.glimpse.language.CausalLM;
+import dev.glimpse.training.AdapterTrainer;
+import dev.glimpse.training.TrainingExample;
+import dev.glimpse.training.TrainingOptions;
+import dev.glimpse.vision.Features;
+import dev.glimpse.vision.OnnxVisionTower;
+import dev.glimpse.vision.VisionTower;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import javax.imageio.ImageIO;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.CategoryChart;
+import org.knowm.xchart.CategoryChartBuilder;
+
+/**
+ * The offline demo: draw a diagram-QA set, cache the frozen MobileNetV2 tower's block_13 features, train an
+ * mlp2x_gelu adapter into the frozen stories260k LM, and evaluate on held-out diagrams against the same adapter with
+ * the image blanked and against chance. Everything stays on this machine.
+ */
+public final class DemoRunner {
+    /** The demo's prompt, in the LM's TinyStories register; options are scored by their own words. */
+    public static final PromptTemplate TEMPLATE = new PromptTemplate("<image>\nQuestion: {question}\nAnswer:",
+            PromptTemplate.Scoring.OPTIONS, " ");
+    public static final String LAYER = "block_13_hidden_state";
+
+    /** Sizes and schedule. */
+    public record Settings(int trainPerKind, int testPerKind, int epochs, double learningRate, int batchSize,
+                           long seed) {
+        public static Settings defaults() {
+            return new Settings(300, 50, 14, 5e-3, 16, 1);
+        }
+    }
+
+    /** Accuracy of one row of the table (adapter, blind, chance) per question kind and overall. */
+    public record Row(String name, Map<String, Double> byKind, double overall) {}
+
+    /** What a demo run produced. */
+    public record Result(double accuracy, double blindAccuracy, double chance, double seconds, Path bundle,
+                         Path report, Path reportJson, Path chart, Path lossCurve, List<Row> table,
+                         List<String> samples, int trainSteps, double finalLoss) {}
+
+    private DemoRunner() {}
+
+    /** Starts a progress display for a named phase of the run ("features", "training") with its total. */
+    @FunctionalInterface
+    public interface Phases {
+        Progress start(String phase, long total);
+    }
+
+    public static Result run(Path kit, Path out, Settings s, Phases phases, java.io.PrintWriter log) {
+        long start = System.nanoTime();
+        List<DiagramDataset.Item> train = DiagramDataset.generate(s.trainPerKind(), s.seed(), "train");
+        List<DiagramDataset.Item> test = DiagramDataset.generate(s.testPerKind(), s.seed() + 1000, "test");
+        Path bundleDir = out.resolve("bundle");
+        Path trainDir = out.resolve("training");
+        try {
+            Files.createDirectories(bundleDir);
+            Files.createDirectories(trainDir);
+        } catch (IOException e) {
+            throw new GlimpseException("cannot create " + out + ": " + e.getMessage(), e);
+        }
+        VisionTower tower = OnnxVisionTower.builder(DemoKit.tower(kit)).layer(LAYER).build();
+        CausalLM lm = CausalLM.load(DemoKit.llm(kit), GlimpseEngine.newCpuManager(), DataType.FLOAT32);
+        VisionLanguageModel vlm = null;
+        try {
+            log.printf(Locale.ROOT, "demo: %d training and %d held-out diagrams; tower %s (%s, %d tokens x %d),"
+                    + " LM stories260k (%,d parameters, frozen)%n", train.size(), test.size(), tower.name(), LAYER,
+                    tower.numTokens(), tower.hiddenSize(), lm.config().parameterCount());
+            Map<String, float[]> features = encode(tower, train, test, phases.start("features",
+                    train.size() + test.size()));
+            float[] blind = tower.encode(List.of(DiagramDataset.blank())).image(0);
+
+            List<TrainingExample> examples = new ArrayList<>();
+            for (DiagramDataset.Item it : train) {
+                Question q = Question.of(null, it.kind().question, it.kind().options);
+                String prompt = TEMPLATE.render(new Question(List.of(DiagramDataset.blank()), q.question(),
+                        q.choices(), ""));
+                examples.add(new TrainingExample(it.id(), List.of(it.id()), prompt,
+                        TEMPLATE.continuation(it.kind().options, it.answer())));
+            }
+            Projector projector = Projector.initialize(ProjectorType.MLP2X_GELU, tower.hiddenSize(),
+                    lm.config().hiddenSize(), false, s.seed());
+            TrainingOptions opts = TrainingOptions.builder().batchSize(s.batchSize()).learningRate(s.learningRate())
+                    .epochs(s.epochs()).warmupRatio(0.03).clipNorm(1.0).weightDecay(0.0).seed(s.seed())
+                    .checkpointEvery(0).build();
+            AdapterTrainer trainer = new AdapterTrainer(lm, projector, opts);
+            AdapterTrainer.Result tr = trainer.train(examples, features::get, tower.numTokens(), trainDir, false,
+                    phases.start("training", (long) s.epochs() * ((examples.size() + s.batchSize() - 1)
+                            / s.batchSize())), null);
+            phases.start("evaluation", 0);
+            log.printf(Locale.ROOT, "trained %d steps in %.1f s (%.0f samples/s), final loss %.4f%n", tr.steps(),
+                    tr.seconds(), tr.samplesPerSecond(), tr.finalLoss());
+
+            Adapter adapter = new Adapter(projector, new AdapterConfig(ProjectorType.MLP2X_GELU, tower.hiddenSize(),
+                    lm.config().hiddenSize(), lm.config().hiddenSize(), tower.numTokens(), false, tower.name(),
+                    tower.layer(), "stories260k"));
+            adapter.save(bundleDir.resolve("adapter"));
+            new VisionLanguageModel.BundleSpec(bundleDir.relativize(DemoKit.tower(kit)).toString(), LAYER, true,
+                    bundleDir.relativize(DemoKit.llm(kit)).toString(), "adapter", TEMPLATE).write(bundleDir);
+
+            vlm = VisionLanguageModel.of(tower, lm, adapter, "stories260k", TEMPLATE);
+            Map<String, int[]> seeing = new LinkedHashMap<>();
+            Map<String, int[]> blinded = new LinkedHashMap<>();
+            Map<String, Double> chance = new LinkedHashMap<>();
+            for (DiagramDataset.Kind k : DiagramDataset.Kind.values()) {
+                seeing.put(k.label(), new int[2]);
+                blinded.put(k.label(), new int[2]);
+                chance.put(k.label(), 1.0 / k.options.size());
+            }
+            for (DiagramDataset.Item it : test) {
+                Question q = new Question(List.of(it.image()), it.kind().question, it.kind().options, "");
+                Answer a = vlm.answer(q, List.of(features.get(it.id())));
+                Answer b = vlm.answer(q, List.of(blind));
+                int[] n = seeing.get(it.kind().label());
+                n[0] += a.index() == it.answer() ? 1 : 0;
+                n[1]++;
+                int[] m = blinded.get(it.kind().label());
+                m[0] += b.index() == it.answer() ? 1 : 0;
+                m[1]++;
+            }
+            List<Row> table = List.of(row("adapter + image", seeing), row("adapter, image blanked", blinded),
+                    new Row("chance", chance, chance.values().stream().mapToDouble(Double::doubleValue).average()
+                            .orElse(0)));
+            List<String> samples = answerSamples(vlm, out.resolve("samples"), s.seed());
+            Path chart = out.resolve("accuracy_by_kind.png");
+            chart(table, chart);
+            double secs = (System.nanoTime() - start) / 1e9;
+            Result r = new Result(table.get(0).overall(), table.get(1).overall(), table.get(2).overall(), secs,
+                    bundleDir, out.resolve("report.md"), out.resolve("report.json"), chart, tr.lossCurve(), table,
+                    samples, tr.steps(), tr.finalLoss());
+            writeReports(r, s, tr);
+            return r;
+        } finally {
+            if (vlm != null) {
+                vlm.close();
+            } else {
+                tower.close();
+                lm.close();
+            }
+        }
+    }
+
+    private static Map<String, float[]> encode(VisionTower tower, List<DiagramDataset.Item> train,
+                                               List<DiagramDataset.Item> test, Progress progress) {
+        List<DiagramDataset.Item> all = new ArrayList<>(train);
+        all.addAll(test);
+        Map<String, float[]> out = new HashMap<>();
+        int batch = 32;
+        for (int i = 0; i < all.size(); i += batch) {
+            List<DiagramDataset.Item> chunk = all.subList(i, Math.min(all.size(), i + batch));
+            List<BufferedImage> imgs = chunk.stream().map(DiagramDataset.Item::image).toList();
+            Features f = tower.encode(imgs);
+            for (int j = 0; j < chunk.size(); j++) {
+                out.put(chunk.get(j).id(), f.image(j));
+            }
+            progress.update(Math.min(all.size(), i + batch), all.size(), "features");
+        }
+        return out;
+    }
+
+    private static Row row(String name, Map<String, int[]> counts) {
+        Map<String, Double> by = new LinkedHashMap<>();
+        int c = 0;
+        int t = 0;
+        for (Map.Entry<String, int[]> e : counts.entrySet()) {
+            by.put(e.getKey(), (double) e.getValue()[0] / e.getValue()[1]);
+            c += e.getValue()[0];
+            t += e.getValue()[1];
+        }
+        return new Row(name, by, (double) c / t);
+    }
+
+    /** Draws three new diagrams, answers them, and saves the images. */
+    static List<String> answerSamples(VisionLanguageModel vlm, Path dir, long seed) {
+        List<String> lines = new ArrayList<>();
+        List<DiagramDataset.Item> items = DiagramDataset.generate(1, seed + 7, "sample");
+        try {
+            Files.createDirectories(dir);
+            for (int i = 0; i < 3; i++) {
+                DiagramDataset.Item it = items.get(i);
+                Path png = dir.resolve(it.id() + ".png");
+                ImageIO.write(it.image(), "png", png.toFile());
+                Answer a = vlm.answer(new Question(List.of(it.image()), it.kind().question, it.kind().options, ""));
+                lines.add(String.format(Locale.ROOT, "%s  Q: %s  A: %s (p=%.2f; truth: %s)", png,
+                        it.kind().question, a.text(), a.probabilities().get(a.letter()), it.answerText()));
+            }
+        } catch (IOException e) {
+            throw new GlimpseException("cannot write sample diagrams to " + dir + ": " + e.getMessage(), e);
+        }
+        return lines;
+    }
+
+    static void chart(List<Row> table, Path png) {
+        System.setProperty("java.awt.headless", "true");
+        CategoryChart c = new CategoryChartBuilder().width(900).height(450)
+                .title("Held-out accuracy by question kind").xAxisTitle("question kind").yAxisTitle("accuracy").build();
+        c.getStyler().setYAxisMin(0.0);
+        c.getStyler().setYAxisMax(1.0);
+        for (Row r : table) {
+            List<String> xs = new ArrayList<>(r.byKind().keySet());
+            xs.add("overall");
+            List<Double> ys = new ArrayList<>(r.byKind().values());
+            ys.add(r.overall());
+            c.addSeries(r.name(), xs, ys);
+        }
+        try {
+            Path tmp = Files.createTempFile(png.toAbsolutePath().getParent(), ".chart", ".png");
+            BitmapEncoder.saveBitmap(c, tmp.toString(), BitmapEncoder.BitmapFormat.PNG);
+            Files.move(tmp, png, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw new GlimpseException("cannot write " + png + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The table as fixed-width text. */
+    public static String table(List<Row> rows) {
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "%-24s", ""));
+        for (String k : rows.get(0).byKind().keySet()) {
+            sb.append(String.format(Locale.ROOT, "%10s", k));
+        }
+        sb.append(String.format(Locale.ROOT, "%10s%n", "overall"));
+        for (Row r : rows) {
+            sb.append(String.format(Locale.ROOT, "%-24s", r.name()));
+            for (double v : r.byKind().values()) {
+                sb.append(String.format(Locale.ROOT, "%9.1f%%", 100 * v));
+            }
+            sb.append(String.format(Locale.ROOT, "%9.1f%%%n", 100 * r.overall()));
+        }
+        return sb.toString();
+    }
+
+    static void writeReports(Result r, Settings s, AdapterTrainer.Result tr) {
+        StringBuilder md = new StringBuilder("# Glimpse offline demo\n\n");
+        md.append("Frozen MobileNetV2 (`").append(LAYER).append("`) + frozen stories260k, joined by a trained `mlp2x_gelu`"
+                + " adapter. Held-out synthetic diagrams, answered by option likelihood.\n\n");
+        md.append("| | ");
+        r.table().get(0).byKind().keySet().forEach(k -> md.append(k).append(" | "));
+        md.append("overall |\n|---|").append("---:|".repeat(r.table().get(0).byKind().size() + 1)).append('\n');
+        for (Row row : r.table()) {
+            md.append("| ").append(row.name()).append(" | ");
+            row.byKind().values().forEach(v -> md.append(String.format(Locale.ROOT, "%.1f %% | ", 100 * v)));
+            md.append(String.format(Locale.ROOT, "%.1f %% |%n", 100 * row.overall()));
+        }
+        md.append(String.format(Locale.ROOT, "%nTraining: %d diagrams per kind, %d epochs, %d steps, lr %.0e, final loss"
+                + " %.4f, %.1f s. Whole run %.1f s.%n%n", s.trainPerKind(), s.epochs(), tr.steps(), s.learningRate(),
+                tr.finalLoss(), tr.seconds(), r.seconds()));
+        md.append("![accuracy](accuracy_by_kind.png)\n![loss](training/loss_curve.png)\n\nSample answers:\n\n");
+        r.samples().forEach(x -> md.append("- ").append(x).append('\n'));
+        AtomicFile.writeString(r.report(), md.toString());
+        Map<String, Object> json = new LinkedHashMap<>();
+        json.put("accuracy", r.accuracy());
+        json.put("blind_accuracy", r.blindAccuracy());
+        json.put("chance", r.chance());
+        json.put("seconds", r.seconds());
+        json.put("bundle", r.bundle().toString());
+        json.put("table", r.table());
+        json.put("train_steps", tr.steps());
+        json.put("final_loss", tr.finalLoss());
+        json.put("settings", s);
+        try {
+            AtomicFile.writeString(r.reportJson(), new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
+                    .writeValueAsString(json));
+        } catch (IOException e) {
+            throw new GlimpseException("cannot write " + r.reportJson() + ": " + e.getMessage(), e);
+        }
+    }
+}
