@@ -1,0 +1,258 @@
+package dev.glimpse.samples.cli;
+
+import dev.glimpse.core.BadInputException;
+import dev.glimpse.core.DType;
+import dev.glimpse.core.GlimpseEngine;
+import dev.glimpse.core.ModelRepository;
+import dev.glimpse.eval.ScienceQaDataset;
+import dev.glimpse.fusion.Adapter;
+import dev.glimpse.fusion.AdapterConfig;
+import dev.glimpse.fusion.Projector;
+import dev.glimpse.fusion.ProjectorType;
+import dev.glimpse.fusion.PromptTemplate;
+import dev.glimpse.fusion.VisionLanguageModel;
+import dev.glimpse.language.CausalLM;
+import dev.glimpse.training.AdapterTrainer;
+import dev.glimpse.training.BatchBuilder;
+import dev.glimpse.training.TrainingData;
+import dev.glimpse.training.TrainingExample;
+import dev.glimpse.training.TrainingOptions;
+import dev.glimpse.vision.FeatureCache;
+import dev.glimpse.vision.VisionTower;
+import ai.djl.ndarray.types.DataType;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+@Command(name = "train", mixinStandardHelpOptions = true,
+        description = {"Train a projection adapter between a frozen vision tower and a frozen LLM.",
+            "Data: a JSONL of {\"image\", \"prompt\", \"answer\"}, a LLaVA conversation JSON, or ScienceQA (a"
+                    + " directory with problems.json and pid_splits.json, or a LLaVA question file)."},
+        footer = {"", "Examples:",
+            "  glimpse train --vision samples/demo-kit/mobilenet-v2-features --layer block_13_hidden_state "
+                    + "--llm samples/demo-kit/stories260k --data data.jsonl --out runs/adapter --epochs 3",
+            "  glimpse train --vision openai/clip-vit-large-patch14-336 --llm Qwen/Qwen2.5-0.5B-Instruct "
+                    + "--data scienceqa/ --images scienceqa/images --out runs/sqa --time-limit 1h"})
+final class TrainCommand implements Callable<Integer> {
+    @Option(names = "--vision", required = true, description = "ONNX tower or CLIP/SigLIP checkpoint (dir or hub id).")
+    String vision;
+
+    @Option(names = "--llm", required = true, description = "Llama/Qwen2/Qwen3 checkpoint (dir or hub id).")
+    String llm;
+
+    @Option(names = "--data", required = true, description = "Training data file or ScienceQA directory.")
+    Path data;
+
+    @Option(names = "--images", description = "Image root for LLaVA/ScienceQA data (default: beside the data).")
+    Path images;
+
+    @Option(names = "--split", defaultValue = "train", description = "ScienceQA split (default ${DEFAULT-VALUE}).")
+    String split;
+
+    @Option(names = "--out", required = true, description = "Output directory (adapter, checkpoints, metrics).")
+    Path out;
+
+    @Option(names = "--projector", defaultValue = "mlp2x_gelu", description = "linear | mlp2x_gelu.")
+    String projector;
+
+    @Option(names = "--gate", description = "Zero-initialised tanh gate on the image tokens.")
+    boolean gate;
+
+    @Option(names = "--layer", defaultValue = "-2", description = "Tower feature layer (default ${DEFAULT-VALUE}).")
+    String layer;
+
+    @Option(names = "--epochs", defaultValue = "1")
+    int epochs;
+
+    @Option(names = "--max-steps", defaultValue = "-1", description = "Stop after this many optimizer steps.")
+    int maxSteps;
+
+    @Option(names = "--time-limit", description = "Plan the steps to fit, e.g. 1h, 30m, 90s.")
+    String timeLimit;
+
+    @Option(names = "--batch-size", defaultValue = "8")
+    int batchSize;
+
+    @Option(names = "--grad-accum", defaultValue = "1")
+    int gradAccum;
+
+    @Option(names = "--lr", defaultValue = "1e-3")
+    double lr;
+
+    @Option(names = "--weight-decay", defaultValue = "0")
+    double weightDecay;
+
+    @Option(names = "--seed", defaultValue = "42")
+    long seed;
+
+    @Option(names = "--checkpoint-every", defaultValue = "100")
+    int checkpointEvery;
+
+    @Option(names = "--eval-every", defaultValue = "0", description = "Held-out loss every N steps (0: at the end).")
+    int evalEvery;
+
+    @Option(names = "--holdout", defaultValue = "0.05", description = "Fraction held out for evaluation.")
+    double holdout;
+
+    @Option(names = "--resume", description = "Continue from the checkpoint in --out.")
+    boolean resume;
+
+    @Option(names = "--json", description = "Print the final summary as JSON.")
+    boolean json;
+
+    @Spec
+    CommandSpec spec;
+
+    static Duration parseDuration(String s) {
+        Matcher m = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*([hms])").matcher(s.strip().toLowerCase(Locale.ROOT));
+        if (!m.matches()) {
+            try {
+                return Duration.parse(s);
+            } catch (RuntimeException e) {
+                throw new BadInputException("--time-limit '" + s + "': expected e.g. 1h, 30m or 90s");
+            }
+        }
+        double v = Double.parseDouble(m.group(1));
+        long secs = (long) (v * switch (m.group(2)) {
+            case "h" -> 3600;
+            case "m" -> 60;
+            default -> 1;
+        });
+        return Duration.ofSeconds(secs);
+    }
+
+    List<TrainingExample> load() {
+        Path root = images != null ? images : (Files.isDirectory(data) ? data.resolve("images") : data.toAbsolutePath()
+                .getParent());
+        if (Files.isDirectory(data)) {
+            Path problems = data.resolve("problems.json");
+            Path splits = data.resolve("pid_splits.json");
+            if (!Files.isRegularFile(problems) || !Files.isRegularFile(splits)) {
+                throw new BadInputException(data + ": a ScienceQA directory needs problems.json and pid_splits.json");
+            }
+            return TrainingData.scienceQa(ScienceQaDataset.fromProblems(problems, splits, split), root);
+        }
+        String name = data.getFileName().toString();
+        if (name.endsWith(".jsonl")) {
+            return TrainingData.jsonl(data);
+        }
+        try {
+            String head = Files.readString(data).stripLeading();
+            if (head.startsWith("[") && head.contains("\"conversations\"") && head.contains("\"gpt\"")
+                    && name.contains("CQM")) {
+                return TrainingData.scienceQa(ScienceQaDataset.fromLlavaQuestions(data), root);
+            }
+        } catch (java.io.IOException e) {
+            throw new BadInputException(data + ": cannot read: " + e.getMessage());
+        }
+        return TrainingData.llavaConversations(data, root);
+    }
+
+    @Override
+    public Integer call() {
+        PrintWriter o = spec.commandLine().getOut();
+        List<TrainingExample> all = load();
+        if (all.isEmpty()) {
+            throw new BadInputException(data + ": no training examples");
+        }
+        int held = holdout > 0 ? Math.max(1, (int) Math.round(all.size() * holdout)) : 0;
+        if (held >= all.size()) {
+            held = 0;
+        }
+        List<TrainingExample> train = all.subList(0, all.size() - held);
+        List<TrainingExample> heldOut = all.subList(all.size() - held, all.size());
+        TrainingOptions.Builder ob = TrainingOptions.builder().batchSize(batchSize).gradientAccumulation(gradAccum)
+                .learningRate(lr).weightDecay(weightDecay).epochs(epochs).maxSteps(maxSteps).seed(seed)
+                .checkpointEvery(checkpointEvery).evalEvery(evalEvery);
+        if (timeLimit != null) {
+            ob.timeLimit(parseDuration(timeLimit));
+        }
+        TrainingOptions opts = ob.build();
+        Path llmDir = ModelRepository.fromEnvironment().resolve(llm);
+        Path visionPath = ModelRepository.fromEnvironment().resolve(vision);
+        AdapterTrainer.Result r;
+        Map<String, Object> summary = new LinkedHashMap<>();
+        try (VisionTower tower = Towers.open(vision, layer, true);
+             FeatureCache cache = FeatureCache.open(out.resolve("features"), tower, DType.F16);
+             CausalLM lm = CausalLM.load(llmDir, GlimpseEngine.newCpuManager(), DataType.FLOAT32)) {
+            LinkedHashSet<String> paths = new LinkedHashSet<>();
+            all.forEach(ex -> paths.addAll(ex.imageKeys()));
+            FeatureCache.Result enc;
+            try (CliProgress bar = new CliProgress("features", paths.size(), "img")) {
+                enc = cache.encodeAll(paths.stream().map(Path::of).toList(), 16, bar);
+            }
+            if (!enc.failed().isEmpty()) {
+                throw new BadInputException(enc.failed().size() + " training image(s) could not be read, first: "
+                        + enc.failed().get(0).reason());
+            }
+            Map<String, String> hashes = new HashMap<>();
+            java.util.function.Function<String, float[]> features = key -> cache.get(hashes.computeIfAbsent(key,
+                    k -> FeatureCache.contentHash(Path.of(k))));
+            ProjectorType type = ProjectorType.parse(projector);
+            Projector p = Projector.initialize(type, tower.hiddenSize(), lm.config().hiddenSize(), gate, seed);
+            AdapterTrainer trainer = new AdapterTrainer(lm, p, opts);
+            BatchBuilder bb = new BatchBuilder(lm, tower.numTokens());
+            AdapterTrainer.Evaluator evaluator = heldOut.isEmpty() ? null : (proj, step) -> {
+                double sum = 0;
+                int n = 0;
+                for (int i = 0; i < heldOut.size(); i += batchSize) {
+                    List<TrainingExample> chunk = heldOut.subList(i, Math.min(heldOut.size(), i + batchSize));
+                    List<BatchBuilder.Tokens> rows = new ArrayList<>();
+                    chunk.forEach(ex -> rows.add(bb.tokenize(ex)));
+                    sum += trainer.loss(BatchBuilder.pad(rows, chunk, features)) * chunk.size();
+                    n += chunk.size();
+                }
+                return Map.of("heldout_loss", sum / n);
+            };
+            int steps = maxSteps > 0 ? maxSteps : epochs * Math.max(1, (train.size() + batchSize - 1) / batchSize
+                    / gradAccum);
+            try (CliProgress bar = new CliProgress("train", steps, "step")) {
+                r = trainer.train(new ArrayList<>(train), features, tower.numTokens(), out, resume, bar, evaluator);
+            }
+            Adapter adapter = new Adapter(p, new AdapterConfig(type, tower.hiddenSize(), lm.config().hiddenSize(),
+                    lm.config().hiddenSize(), tower.numTokens(), gate, tower.name(), tower.layer(),
+                    llmDir.getFileName().toString()));
+            adapter.save(out.resolve("adapter"));
+            new VisionLanguageModel.BundleSpec(visionPath.toAbsolutePath().toString(), layer, true,
+                    llmDir.toAbsolutePath().toString(), "adapter", PromptTemplate.LLAVA).write(out);
+            summary.put("steps", r.steps());
+            summary.put("planned_steps", r.plannedSteps());
+            summary.put("samples_per_s", Math.round(r.samplesPerSecond() * 10) / 10.0);
+            summary.put("final_loss", r.finalLoss());
+            summary.put("seconds", Math.round(r.seconds() * 10) / 10.0);
+            summary.put("stopped_by_time_limit", r.stoppedByTimeLimit());
+            summary.put("examples", train.size());
+            summary.put("heldout", heldOut.size());
+            summary.put("adapter", out.resolve("adapter").toAbsolutePath().toString());
+            summary.put("bundle", out.toAbsolutePath().toString());
+            summary.put("metrics", r.metrics().toAbsolutePath().toString());
+            summary.put("loss_curve", r.lossCurve().toAbsolutePath().toString());
+        }
+        if (json) {
+            o.println(Json.write(summary));
+        } else {
+            o.printf(Locale.ROOT, "trained %s steps (%.1f samples/s), final loss %.4f%s%n", summary.get("steps"),
+                    r.samplesPerSecond(), r.finalLoss(), r.stoppedByTimeLimit() ? " (stopped by the time limit)" : "");
+            o.println("adapter:    " + summary.get("adapter"));
+            o.println("bundle:     " + summary.get("bundle") + "  (glimpse ask --model " + summary.get("bundle") + " ...)");
+            o.println("metrics:    " + summary.get("metrics"));
+            o.println("loss curve: " + summary.get("loss_curve"));
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,70 @@
+package dev.glimpse.samples.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.glimpse.samples.demo.DiagramDataset;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class TrainCommandTest {
+    @Test
+    void jsonlTrainingWritesAnAdapterBundleAndResumes(@TempDir Path dir) throws Exception {
+        StringBuilder jsonl = new StringBuilder();
+        List<DiagramDataset.Item> items = DiagramDataset.generate(6, 3, "t");
+        for (DiagramDataset.Item it : items) {
+            Path png = dir.resolve(it.id() + ".png");
+            ImageIO.write(it.image(), "png", png.toFile());
+            jsonl.append(new ObjectMapper().writeValueAsString(java.util.Map.of("image", png.getFileName().toString(),
+                    "prompt", it.kind().question, "answer", it.answerText()))).append('\n');
+        }
+        Path data = dir.resolve("data.jsonl");
+        Files.writeString(data, jsonl.toString());
+        Path out = dir.resolve("run");
+        String[] args = {"train", "--vision", "demo-kit/mobilenet-v2-features", "--layer", "block_13_hidden_state",
+            "--llm", "demo-kit/stories260k", "--data", data.toString(), "--out", out.toString(), "--max-steps", "6",
+            "--batch-size", "4", "--checkpoint-every", "2", "--eval-every", "3", "--json"};
+        CliRunner r = CliRunner.run(args);
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        assertEquals(6, j.get("steps").asInt());
+        assertEquals(23, j.get("examples").asInt());
+        assertEquals(1, j.get("heldout").asInt());
+        assertTrue(Files.isRegularFile(out.resolve("adapter/adapter.safetensors")));
+        assertTrue(Files.readString(out.resolve("adapter/adapter_config.json")).contains("block_13_hidden_state"));
+        assertTrue(Files.isRegularFile(out.resolve("bundle.json")));
+        assertTrue(Files.readString(out.resolve("metrics.jsonl")).contains("heldout_loss"));
+        // resuming a finished run changes nothing and says so
+        String[] resume = java.util.Arrays.copyOf(args, args.length + 1);
+        resume[args.length] = "--resume";
+        r = CliRunner.run(resume);
+        assertEquals(0, r.code(), r.err());
+        assertEquals(6, new ObjectMapper().readTree(r.out()).get("steps").asInt());
+        // the run directory is a bundle
+        CliRunner ask = CliRunner.run("ask", "--model", out.toString(), "--image",
+                dir.resolve(items.get(0).id() + ".png").toString(), "--question", "What color is the ball?",
+                "--choices", "red|blue", "--json");
+        assertEquals(0, ask.code(), ask.err());
+        assertTrue(new ObjectMapper().readTree(ask.out()).has("probabilities"));
+    }
+
+    @Test
+    void badDataAndDurations(@TempDir Path dir) throws Exception {
+        Path data = dir.resolve("bad.jsonl");
+        Files.writeString(data, "{\"prompt\": \"x\"}\n");
+        CliRunner r = CliRunner.run("train", "--vision", "demo-kit/mobilenet-v2-features", "--llm", "demo-kit/stories260k",
+                "--data", data.toString(), "--out", dir.resolve("o").toString());
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("bad.jsonl:1: needs text fields 'prompt' and 'answer'"), r.err());
+        assertEquals(Duration.ofHours(1), TrainCommand.parseDuration("1h"));
+        assertEquals(Duration.ofSeconds(90), TrainCommand.parseDuration("90s"));
+        assertEquals(Duration.ofMinutes(30), TrainCommand.parseDuration("30m"));
+    }
+}
