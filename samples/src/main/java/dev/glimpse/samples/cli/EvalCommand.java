@@ -21,7 +21,7 @@ import picocli.CommandLine.Spec;
 
 @Command(name = "eval", mixinStandardHelpOptions = true,
         description = "Evaluate on ScienceQA exactly as the published scripts score it.",
-        subcommands = {EvalCommand.Score.class})
+        subcommands = {EvalCommand.Score.class, EvalRunCommand.class})
 final class EvalCommand implements Runnable {
     @Spec
     CommandSpec spec;

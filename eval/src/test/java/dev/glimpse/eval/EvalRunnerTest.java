@@ -1,0 +1,96 @@
+package dev.glimpse.eval;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.glimpse.core.Progress;
+import dev.glimpse.core.SharedData;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class EvalRunnerTest {
+    /** Knows the gold answers of even pids: likelihood peaks at the gold letter there, at A elsewhere. */
+    static final class Oracle implements EvalRunner.Model {
+        final ScienceQaDataset data;
+        final AtomicInteger calls = new AtomicInteger();
+        String lastPrompt;
+        Path lastImage;
+
+        Oracle(ScienceQaDataset data) {
+            this.data = data;
+        }
+
+        @Override
+        public String generate(String prompt, Path image) {
+            calls.incrementAndGet();
+            return "The answer is B.";
+        }
+
+        @Override
+        public double[] score(String prompt, Path image, List<String> continuations) {
+            calls.incrementAndGet();
+            lastPrompt = prompt;
+            lastImage = image;
+            Problem p = data.problems().stream().filter(x -> prompt.endsWith(PromptFormat.llavaPrompt(x)))
+                    .findFirst().orElseThrow();
+            double[] s = new double[continuations.size()];
+            int target = Integer.parseInt(p.id()) % 2 == 0 ? p.answer() : 0;
+            s[target] = 1;
+            return s;
+        }
+    }
+
+    @Test
+    void likelihoodRunIsScoredAndResumable(@TempDir Path out) throws Exception {
+        ScienceQaDataset all = ScienceQaDataset.fromLlavaQuestions(SharedData.scienceQa()
+                .resolve("questions/llava_test_CQM-A.json"));
+        // 40 questions whose images are in the shared sample (pids divisible by 4) or that have none
+        List<Problem> chosen = all.problems().stream().filter(p -> !p.hasImage() || Integer.parseInt(p.id()) % 4 == 0)
+                .limit(40).toList();
+        ScienceQaDataset d = all.only(new LinkedHashSet<>(chosen.stream().map(Problem::id).toList()));
+        Path images = SharedData.scienceQa().resolve("images/test");
+        Oracle model = new Oracle(d);
+        EvalReport r = EvalRunner.run(d, images, model, EvalRunner.Scoring.LETTERS, "llava", AnswerPolicy.LLAVA, out,
+                Progress.NONE);
+        assertEquals(40, r.total());
+        long expected = chosen.stream().filter(p -> Integer.parseInt(p.id()) % 2 == 0 || p.answer() == 0).count();
+        assertEquals(expected, r.correct());
+        assertEquals(0, r.unparseable());
+        assertEquals(40, model.calls.get());
+        assertEquals(40, Files.readAllLines(out.resolve("answers.jsonl")).size());
+        // a restart skips everything already answered
+        Oracle again = new Oracle(d);
+        EvalReport r2 = EvalRunner.run(d, images, again, EvalRunner.Scoring.LETTERS, "llava", AnswerPolicy.LLAVA, out,
+                Progress.NONE);
+        assertEquals(0, again.calls.get());
+        assertEquals(r.correct(), r2.correct());
+        // an image problem's prompt starts with <image> and its image is found
+        Problem img = chosen.stream().filter(Problem::hasImage).findFirst().orElseThrow();
+        assertTrue(EvalRunner.prompt(img, "llava").startsWith("<image>\nContext:") || EvalRunner.prompt(img, "llava")
+                .startsWith("<image>\n"));
+        assertTrue(Files.isRegularFile(ScienceQaDataset.imagePath(img, images)));
+    }
+
+    @Test
+    void generationIsParsedAndMissingImagesAreCounted(@TempDir Path out) {
+        ScienceQaDataset all = ScienceQaDataset.fromLlavaQuestions(SharedData.scienceQa()
+                .resolve("questions/llava_test_CQM-A.json"));
+        // pids not divisible by 4 with images: not in the shared sample unless minitest
+        List<Problem> missing = all.problems().stream().filter(p -> p.hasImage() && !Files.isRegularFile(
+                ScienceQaDataset.imagePath(p, SharedData.scienceQa().resolve("images/test")))).limit(3).toList();
+        ScienceQaDataset d = all.only(new LinkedHashSet<>(missing.stream().map(Problem::id).toList()));
+        Oracle model = new Oracle(d);
+        EvalReport r = EvalRunner.run(d, SharedData.scienceQa().resolve("images/test"), model,
+                EvalRunner.Scoring.GENERATE, "llava", AnswerPolicy.LLAVA, out, Progress.NONE);
+        assertEquals(3, r.missing());
+        assertEquals(0, model.calls.get());
+        assertEquals(3, r.issues().stream().filter(i -> i.message().startsWith("image missing")).count());
+        assertNull(r.expectedAccuracy());
+    }
+}

@@ -1,0 +1,52 @@
+package dev.glimpse.samples.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.glimpse.core.SharedData;
+import dev.glimpse.samples.demo.DiagramDataset;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class EvalRunCommandTest {
+    @Test
+    void runsAModelOverScienceQaAndResumes(@TempDir Path dir) throws Exception {
+        // a quickly trained bundle on the demo kit (accuracy is not the point here)
+        StringBuilder jsonl = new StringBuilder();
+        for (DiagramDataset.Item it : DiagramDataset.generate(2, 9, "e")) {
+            Path png = dir.resolve(it.id() + ".png");
+            ImageIO.write(it.image(), "png", png.toFile());
+            jsonl.append(new ObjectMapper().writeValueAsString(Map.of("image", png.getFileName().toString(), "prompt",
+                    it.kind().question, "answer", it.answerText()))).append('\n');
+        }
+        Files.writeString(dir.resolve("d.jsonl"), jsonl.toString());
+        Path bundle = dir.resolve("bundle");
+        CliRunner t = CliRunner.run("train", "--vision", "demo-kit/mobilenet-v2-features", "--layer",
+                "block_13_hidden_state", "--llm", "demo-kit/stories260k", "--data", dir.resolve("d.jsonl").toString(),
+                "--out", bundle.toString(), "--max-steps", "1", "--json");
+        assertEquals(0, t.code(), t.err());
+        Path out = dir.resolve("eval");
+        String[] args = {"eval", "run", "--model", bundle.toString(), "--questions",
+            SharedData.scienceQa().resolve("questions/llava_test_CQM-A.json").toString(), "--images",
+            SharedData.scienceQa().resolve("images").toString(), "--limit", "12", "--out", out.toString(), "--json"};
+        CliRunner r = CliRunner.run(args);
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        assertEquals(12, j.get("total").asInt());
+        assertTrue(j.get("accuracy").asDouble() >= 0);
+        long answered = Files.readAllLines(out.resolve("answers.jsonl")).size();
+        assertEquals(12 - j.get("missing").asInt(), answered);
+        assertTrue(Files.isRegularFile(out.resolve("report.md")));
+        // again: nothing new to answer, same numbers
+        CliRunner again = CliRunner.run(args);
+        assertEquals(0, again.code(), again.err());
+        assertEquals(j.get("correct").asInt(), new ObjectMapper().readTree(again.out()).get("correct").asInt());
+        assertEquals(answered, Files.readAllLines(out.resolve("answers.jsonl")).size());
+    }
+}
