@@ -64,6 +64,9 @@ public final class GlimpseCli implements Runnable {
         return code;
     }
 
+    /** Held strongly: java.util.logging forgets the level of loggers nobody references. */
+    private static final Logger CUDA_LOGGER = Logger.getLogger("ai.djl.util.cuda.CudaUtils");
+
     private static void quietLogs(boolean verbose) {
         Logger root = LogManager.getLogManager().getLogger("");
         root.setLevel(verbose ? Level.INFO : Level.WARNING);
@@ -71,7 +74,7 @@ public final class GlimpseCli implements Runnable {
             h.setLevel(verbose ? Level.ALL : Level.WARNING);
         }
         // DJL warns on every probe of a machine without a CUDA driver; that is the normal case here
-        Logger.getLogger("ai.djl.util.cuda.CudaUtils").setLevel(verbose ? Level.INFO : Level.SEVERE);
+        CUDA_LOGGER.setLevel(verbose ? Level.INFO : Level.SEVERE);
     }
 
     /** The version from the jar manifest, or the development version. */

@@ -179,7 +179,15 @@ public final class GlimpseServer implements AutoCloseable {
         String len = ex.getRequestHeaders().getFirst("Content-Length");
         if (len != null) {
             try {
-                if (Long.parseLong(len) > options.maxBodyBytes()) {
+                long n = Long.parseLong(len);
+                if (n > options.maxBodyBytes()) {
+                    if (n <= 4L * options.maxBodyBytes()) {
+                        try (InputStream in = ex.getRequestBody()) {
+                            in.skip(n); // let the client finish sending so it can read the 413
+                        } catch (IOException ignored) {
+                            // the client gave up: nothing to answer
+                        }
+                    }
                     throw new HttpError(413, "request body of " + len + " bytes is over the limit of "
                             + options.maxBodyBytes());
                 }
@@ -191,6 +199,7 @@ public final class GlimpseServer implements AutoCloseable {
         try (InputStream in = ex.getRequestBody()) {
             body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, options.maxBodyBytes() + 1));
             if (body.length > options.maxBodyBytes()) {
+                in.skip(4L * options.maxBodyBytes()); // let the client finish sending so it can read the 413
                 throw new HttpError(413, "request body is over the limit of " + options.maxBodyBytes() + " bytes");
             }
         } catch (IOException e) {

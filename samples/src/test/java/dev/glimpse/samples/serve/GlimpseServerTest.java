@@ -234,7 +234,10 @@ class GlimpseServerTest {
                 "--json");
         Process p = pb.start();
         String first = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream())).readLine();
-        assertNotNull(first, "the server printed its address");
+        if (first == null) {
+            throw new AssertionError("the server printed no address (exit " + p.waitFor() + "): "
+                    + new String(p.getErrorStream().readAllBytes()) + " cp=" + System.getProperty("java.class.path"));
+        }
         String url = JSON.readTree(first).get("url").asText();
         HttpResponse<String> r = CLIENT.send(HttpRequest.newBuilder(URI.create(url + "/v1/answer"))
                 .POST(HttpRequest.BodyPublishers.ofString(answerRequest(1))).build(), HttpResponse.BodyHandlers.ofString());
