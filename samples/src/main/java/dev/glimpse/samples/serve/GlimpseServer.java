@@ -123,7 +123,23 @@ public final class GlimpseServer implements AutoCloseable {
             default -> "other";
         };
         int status;
+        BODY.remove();
         try {
+            if (!ex.getRequestMethod().equalsIgnoreCase("GET")) {
+                String len = ex.getRequestHeaders().getFirst("Content-Length");
+                if (len != null && len.matches("\\d+") && Long.parseLong(len) > options.maxBodyBytes()) {
+                    if (Long.parseLong(len) <= 4L * options.maxBodyBytes()) {
+                        try (InputStream in = ex.getRequestBody()) {
+                            in.skip(Long.parseLong(len)); // so the client can read the 413
+                        } catch (IOException ignored) {
+                            // the client gave up
+                        }
+                    }
+                    throw new HttpError(413, "request body of " + len + " bytes is over the limit of "
+                            + options.maxBodyBytes());
+                }
+                body(ex);
+            }
             status = route(ex, path);
         } catch (HttpError e) {
             status = e.status;
@@ -136,9 +152,33 @@ public final class GlimpseServer implements AutoCloseable {
             LOG.warning("internal error on " + path + ": " + e);
             error(ex, 500, "internal error: " + e.getClass().getSimpleName());
         } finally {
+            BODY.remove();
             ex.close();
         }
         metrics.record(endpoint, status, (System.nanoTime() - start) / 1e9);
+    }
+
+    /** The request body, read once and fully (so every answer, errors included, leaves the connection clean). */
+    private static final ThreadLocal<byte[]> BODY = new ThreadLocal<>();
+
+    private byte[] body(HttpExchange ex) {
+        byte[] b = BODY.get();
+        if (b != null) {
+            return b;
+        }
+        long max = options.maxBodyBytes();
+        try (InputStream in = ex.getRequestBody()) {
+            b = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, max + 1));
+            if (b.length > max) {
+                in.skip(4 * max); // let the client finish sending so it can read the 413
+                BODY.set(new byte[0]);
+                throw new HttpError(413, "request body is over the limit of " + max + " bytes");
+            }
+        } catch (IOException e) {
+            throw new HttpError(400, "cannot read the request body: " + e.getMessage());
+        }
+        BODY.set(b);
+        return b;
     }
 
     private int route(HttpExchange ex, String path) {
@@ -176,37 +216,8 @@ public final class GlimpseServer implements AutoCloseable {
     }
 
     private JsonNode readJson(HttpExchange ex) {
-        String len = ex.getRequestHeaders().getFirst("Content-Length");
-        if (len != null) {
-            try {
-                long n = Long.parseLong(len);
-                if (n > options.maxBodyBytes()) {
-                    if (n <= 4L * options.maxBodyBytes()) {
-                        try (InputStream in = ex.getRequestBody()) {
-                            in.skip(n); // let the client finish sending so it can read the 413
-                        } catch (IOException ignored) {
-                            // the client gave up: nothing to answer
-                        }
-                    }
-                    throw new HttpError(413, "request body of " + len + " bytes is over the limit of "
-                            + options.maxBodyBytes());
-                }
-            } catch (NumberFormatException e) {
-                throw new HttpError(400, "bad Content-Length");
-            }
-        }
-        byte[] body;
-        try (InputStream in = ex.getRequestBody()) {
-            body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, options.maxBodyBytes() + 1));
-            if (body.length > options.maxBodyBytes()) {
-                in.skip(4L * options.maxBodyBytes()); // let the client finish sending so it can read the 413
-                throw new HttpError(413, "request body is over the limit of " + options.maxBodyBytes() + " bytes");
-            }
-        } catch (IOException e) {
-            throw new HttpError(400, "cannot read the request body: " + e.getMessage());
-        }
         try {
-            JsonNode n = JSON.readTree(body);
+            JsonNode n = JSON.readTree(body(ex));
             if (n == null || !n.isObject()) {
                 throw new HttpError(400, "the body must be a JSON object");
             }
@@ -414,7 +425,7 @@ public final class GlimpseServer implements AutoCloseable {
         return status;
     }
 
-    private static void error(HttpExchange ex, int status, String message) {
+    private void error(HttpExchange ex, int status, String message) {
         if (status == 503) {
             ex.getResponseHeaders().set("Retry-After", "1");
         }

@@ -18,6 +18,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -77,7 +78,8 @@ class GlimpseServerTest {
     }
 
     static HttpResponse<String> post(String path, String body) throws Exception {
-        return CLIENT.send(HttpRequest.newBuilder(URI.create(base + path)).POST(HttpRequest.BodyPublishers.ofString(body))
+        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(base + path))
+                .timeout(java.time.Duration.ofSeconds(60)).POST(HttpRequest.BodyPublishers.ofString(body))
                 .header("Content-Type", "application/json").build(), HttpResponse.BodyHandlers.ofString());
     }
 
@@ -175,7 +177,12 @@ class GlimpseServerTest {
             {"/v1/nothing", "{}", 404, "no endpoint"},
         };
         for (Object[] c : cases) {
-            HttpResponse<String> r = post((String) c[0], (String) c[1]);
+            HttpResponse<String> r;
+            try {
+                r = post((String) c[0], (String) c[1]);
+            } catch (java.io.IOException e) {
+                throw new AssertionError("case " + c[3] + ": " + e, e);
+            }
             assertEquals((int) c[2], r.statusCode(), c[0] + " " + r.body());
             JsonNode e = JSON.readTree(r.body()).get("error");
             assertTrue(e.get("message").asText().contains((String) c[3]), e.get("message").asText());
@@ -232,11 +239,13 @@ class GlimpseServerTest {
         ProcessBuilder pb = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
                 "dev.glimpse.samples.cli.GlimpseCli", "serve", "--model", dir.resolve("bundle").toString(), "--port", "0",
                 "--json");
+        Path errLog = dir.resolve("serve-stderr.txt");
+        pb.redirectError(errLog.toFile());
         Process p = pb.start();
         String first = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream())).readLine();
         if (first == null) {
             throw new AssertionError("the server printed no address (exit " + p.waitFor() + "): "
-                    + new String(p.getErrorStream().readAllBytes()) + " cp=" + System.getProperty("java.class.path"));
+                    + Files.readString(errLog));
         }
         String url = JSON.readTree(first).get("url").asText();
         HttpResponse<String> r = CLIENT.send(HttpRequest.newBuilder(URI.create(url + "/v1/answer"))
@@ -244,7 +253,7 @@ class GlimpseServerTest {
         assertEquals(200, r.statusCode(), r.body());
         p.destroy(); // SIGTERM
         assertTrue(p.waitFor(60, TimeUnit.SECONDS), "stopped within a minute");
-        String err = new String(p.getErrorStream().readAllBytes());
+        String err = Files.readString(errLog);
         assertTrue(err.contains("glimpse serve: stopped"), err);
     }
 }
