@@ -12,6 +12,11 @@ final class CliProgress implements Progress, AutoCloseable {
     private final ProgressBar bar;
 
     CliProgress(String task, long total, String unit) {
+        // bars are for people at a terminal; logs and pipes (CI, tests) get none
+        if (System.console() == null && System.getenv("GLIMPSE_PROGRESS") == null) {
+            bar = null;
+            return;
+        }
         bar = new ProgressBarBuilder().setTaskName(task).setInitialMax(total).setStyle(ProgressBarStyle.ASCII)
                 .setUnit(" " + unit, 1).showSpeed()
                 .setUpdateIntervalMillis(500).setConsumer(new ConsoleProgressBarConsumer(System.err))
@@ -20,6 +25,9 @@ final class CliProgress implements Progress, AutoCloseable {
 
     @Override
     public void update(long done, long total, String status) {
+        if (bar == null) {
+            return;
+        }
         if (total != bar.getMax()) {
             bar.maxHint(total);
         }
@@ -31,6 +39,8 @@ final class CliProgress implements Progress, AutoCloseable {
 
     @Override
     public void close() {
-        bar.close();
+        if (bar != null) {
+            bar.close();
+        }
     }
 }

@@ -129,11 +129,7 @@ public final class GlimpseServer implements AutoCloseable {
                 String len = ex.getRequestHeaders().getFirst("Content-Length");
                 if (len != null && len.matches("\\d+") && Long.parseLong(len) > options.maxBodyBytes()) {
                     if (Long.parseLong(len) <= 4L * options.maxBodyBytes()) {
-                        try (InputStream in = ex.getRequestBody()) {
-                            in.skip(Long.parseLong(len)); // so the client can read the 413
-                        } catch (IOException ignored) {
-                            // the client gave up
-                        }
+                        drain(ex.getRequestBody(), Long.parseLong(len)); // so the client can read the 413
                     }
                     throw new HttpError(413, "request body of " + len + " bytes is over the limit of "
                             + options.maxBodyBytes());
@@ -170,7 +166,7 @@ public final class GlimpseServer implements AutoCloseable {
         try (InputStream in = ex.getRequestBody()) {
             b = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, max + 1));
             if (b.length > max) {
-                in.skip(4 * max); // let the client finish sending so it can read the 413
+                drain(in, 4 * max); // let the client finish sending so it can read the 413
                 BODY.set(new byte[0]);
                 throw new HttpError(413, "request body is over the limit of " + max + " bytes");
             }
@@ -179,6 +175,20 @@ public final class GlimpseServer implements AutoCloseable {
         }
         BODY.set(b);
         return b;
+    }
+
+    /** Reads and discards up to {@code limit} bytes (skip() may stop early; the server then drops the connection). */
+    private static void drain(InputStream in, long limit) {
+        byte[] buf = new byte[1 << 16];
+        long left = limit;
+        try {
+            int n;
+            while (left > 0 && (n = in.read(buf, 0, (int) Math.min(buf.length, left))) >= 0) {
+                left -= n;
+            }
+        } catch (IOException ignored) {
+            // the client gave up: nothing more to read
+        }
     }
 
     private int route(HttpExchange ex, String path) {

@@ -1,0 +1,52 @@
+package dev.glimpse.samples;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.glimpse.core.SharedData;
+import dev.glimpse.samples.demo.DiagramDataset;
+import dev.glimpse.samples.examples.EvaluateScienceQa;
+import dev.glimpse.samples.examples.Quickstart;
+import dev.glimpse.samples.examples.TrainAdapter;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The example programs compile with the build and run. */
+class ExamplesTest {
+    static String capture(Runnable r) {
+        PrintStream old = System.out;
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(buf, true));
+        try {
+            r.run();
+        } finally {
+            System.setOut(old);
+        }
+        return buf.toString();
+    }
+
+    @Test
+    void trainThenAsk(@TempDir Path dir) throws Exception {
+        Path bundle = dir.resolve("bundle");
+        String out = capture(() -> TrainAdapter.main(new String[] {bundle.toString(), "4"}));
+        assertTrue(out.contains("4 steps"), out);
+        assertTrue(Files.isRegularFile(bundle.resolve("bundle.json")));
+        Path png = dir.resolve("x.png");
+        ImageIO.write(DiagramDataset.generate(1, 2, "q").get(0).image(), "png", png.toFile());
+        out = capture(() -> Quickstart.main(new String[] {bundle.toString(), png.toString(), "What color is the ball?",
+            "red", "blue", "green", "yellow"}));
+        assertTrue(out.matches("(?s)[ABCD]\\. (red|blue|green|yellow) .*"), out);
+    }
+
+    @Test
+    void evaluateScienceQa() {
+        String out = capture(() -> EvaluateScienceQa.main(new String[] {
+            SharedData.scienceQa().resolve("questions/llava_test_CQM-A.json").toString(),
+            SharedData.scienceQa().resolve("predictions/gpt3_test_QCM-ALE_2shot_seed3.json").toString()}));
+        assertTrue(out.contains("strict    3061 / 4241 = 72.18 % (249 unparseable)"), out);
+    }
+}
