@@ -507,7 +507,8 @@ public final class ModelRepository {
 
         Builder(Map<String, String> env) {
             endpoint = env.getOrDefault("HF_ENDPOINT", "https://huggingface.co");
-            String hubCache = env.get("HF_HUB_CACHE");
+            // the glimpse.hub.cache system property wins (tests, embedding apps), then HF_HUB_CACHE, HF_HOME
+            String hubCache = System.getProperty("glimpse.hub.cache", env.get("HF_HUB_CACHE"));
             String home = env.get("HF_HOME");
             if (hubCache != null && !hubCache.isBlank()) {
                 cacheDir = Path.of(hubCache);

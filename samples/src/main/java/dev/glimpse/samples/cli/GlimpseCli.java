@@ -14,7 +14,7 @@ import picocli.CommandLine.Option;
 @Command(name = "glimpse", mixinStandardHelpOptions = true, versionProvider = GlimpseCli.Version.class,
         description = "Give a frozen language model eyes: vision towers, frozen LLMs and trainable adapters in Java.",
         subcommands = {DemoCommand.class, AskCommand.class, InspectCommand.class, GenerateCommand.class,
-            FeaturesCommand.class, TrainCommand.class, ServeCommand.class,
+            FeaturesCommand.class, TrainCommand.class, ServeCommand.class, CacheCommand.class,
             EvalCommand.class,
             CommandLine.HelpCommand.class},
         footer = {"", "Examples:", "  glimpse inspect samples/demo-kit/stories260k",
