@@ -91,21 +91,13 @@ public final class EvalRunner {
             }
             String prompt = prompt(p, format);
             String text;
-            if (scoring == Scoring.GENERATE) {
-                text = model.generate(prompt, image).strip();
-            } else {
-                List<String> conts = new ArrayList<>();
-                for (int i = 0; i < p.choices().size(); i++) {
-                    conts.add(" " + (scoring == Scoring.LETTERS ? String.valueOf((char) ('A' + i)) : p.choices().get(i)));
-                }
-                double[] ll = model.score(prompt, image, conts);
-                int best = 0;
-                for (int i = 1; i < ll.length; i++) {
-                    if (ll[i] > ll[best]) {
-                        best = i;
-                    }
-                }
-                text = String.valueOf((char) ('A' + best));
+            try {
+                text = answer(model, p, prompt, image, scoring);
+            } catch (dev.glimpse.core.BadInputException e) {
+                // e.g. a prompt longer than the model's context: this question is wrong, the run goes on
+                issues.add(new LoadIssue(answers, 0, p.id(), "not answered: " + e.getMessage()));
+                progress.update(data.size() - todo.size() + ++n, data.size(), "skipped");
+                continue;
             }
             Map<String, Object> row = new LinkedHashMap<>();
             row.put("question_id", p.id());
@@ -128,4 +120,22 @@ public final class EvalRunner {
                 r.missing(), r.expectedAccuracy(), r.byCategory(), r.missingColumns(), r.questions(), merged);
     }
 
+    /** The model's answer text: generated, or the letter of the likeliest option. */
+    static String answer(Model model, Problem p, String prompt, Path image, Scoring scoring) {
+        if (scoring == Scoring.GENERATE) {
+            return model.generate(prompt, image).strip();
+        }
+        List<String> conts = new ArrayList<>();
+        for (int i = 0; i < p.choices().size(); i++) {
+            conts.add(" " + (scoring == Scoring.LETTERS ? String.valueOf((char) ('A' + i)) : p.choices().get(i)));
+        }
+        double[] ll = model.score(prompt, image, conts);
+        int best = 0;
+        for (int i = 1; i < ll.length; i++) {
+            if (ll[i] > ll[best]) {
+                best = i;
+            }
+        }
+        return String.valueOf((char) ('A' + best));
+    }
 }

@@ -93,4 +93,32 @@ class EvalRunnerTest {
         assertEquals(3, r.issues().stream().filter(i -> i.message().startsWith("image missing")).count());
         assertNull(r.expectedAccuracy());
     }
+
+    @Test
+    void aQuestionTheModelRefusesIsCountedAndTheRunGoesOn(@TempDir Path out) {
+        ScienceQaDataset all = ScienceQaDataset.fromLlavaQuestions(SharedData.scienceQa()
+                .resolve("questions/llava_test_CQM-A.json"));
+        List<Problem> text = all.problems().stream().filter(p -> !p.hasImage()).limit(5).toList();
+        ScienceQaDataset d = all.only(new LinkedHashSet<>(text.stream().map(Problem::id).toList()));
+        String refused = text.get(2).id();
+        EvalRunner.Model m = new EvalRunner.Model() {
+            @Override
+            public String generate(String prompt, Path image) {
+                return "A";
+            }
+
+            @Override
+            public double[] score(String prompt, Path image, List<String> continuations) {
+                if (prompt.endsWith(PromptFormat.llavaPrompt(d.get(refused)))) {
+                    throw new dev.glimpse.core.BadInputException("sequence of 600 tokens is longer than 512");
+                }
+                return new double[continuations.size()];
+            }
+        };
+        EvalReport r = EvalRunner.run(d, out, m, EvalRunner.Scoring.LETTERS, "llava", AnswerPolicy.LLAVA, out,
+                Progress.NONE);
+        assertEquals(5, r.total());
+        assertEquals(1, r.missing());
+        assertTrue(r.issues().stream().anyMatch(i -> refused.equals(i.id()) && i.message().contains("longer than")));
+    }
 }
