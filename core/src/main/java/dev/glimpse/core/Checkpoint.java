@@ -153,6 +153,10 @@ public final class Checkpoint implements AutoCloseable {
     public NDArray load(NDManager manager, String name, DataType floatType, long... expectedShape) {
         SafetensorsFile f = file(name);
         TensorInfo t = f.info(name);
+        if (!t.dtype().isFloating()) {
+            throw new BadInputException(location + ": tensor '" + name + "' is " + t.dtype()
+                    + ", expected a floating-point weight (F32, F16, BF16 or F64)");
+        }
         if (expectedShape != null && expectedShape.length > 0 && !java.util.Arrays.equals(t.shape(), expectedShape)) {
             throw new BadInputException(location + ": tensor '" + name + "' has shape " + t.shapeString()
                     + ", expected " + java.util.Arrays.toString(expectedShape) + " from config.json");

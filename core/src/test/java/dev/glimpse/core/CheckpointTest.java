@@ -125,4 +125,18 @@ class CheckpointTest {
         BadInputException e = assertThrows(BadInputException.class, () -> Checkpoint.open(dir));
         assertTrue(e.getMessage().contains("no model.safetensors or model.safetensors.index.json"));
     }
+
+    @Test
+    void weightsMustBeFloatingAndShapedAsTheConfigSays() {
+        new SafetensorsWriter().add("w", DType.I32, new long[] {2}, java.nio.ByteBuffer.allocate(8))
+                .add("f", DType.F32, new long[] {2, 3}, new float[6]).write(dir.resolve(Checkpoint.SINGLE));
+        try (Checkpoint c = Checkpoint.open(dir); var m = GlimpseEngine.newCpuManager()) {
+            BadInputException e = assertThrows(BadInputException.class,
+                    () -> c.load(m, "w", ai.djl.ndarray.types.DataType.FLOAT32, 2));
+            assertTrue(e.getMessage().contains("tensor 'w' is I32, expected a floating-point weight"), e.getMessage());
+            e = assertThrows(BadInputException.class, () -> c.load(m, "f", ai.djl.ndarray.types.DataType.FLOAT32, 3, 2));
+            assertTrue(e.getMessage().contains("tensor 'f' has shape [2, 3], expected [3, 2] from config.json"),
+                    e.getMessage());
+        }
+    }
 }
