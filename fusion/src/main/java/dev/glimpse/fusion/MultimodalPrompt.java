@@ -54,6 +54,21 @@ public record MultimodalPrompt(int[] ids, int images) {
         return new MultimodalPrompt(out, slots / tokensPerImage);
     }
 
+    /**
+     * Token ids of {@code cont} as they appear after {@code context}: the tail of encode(context + cont) when
+     * encode(context) is its prefix (tokenizers that merge across the boundary are handled), else encode(cont).
+     * Training targets and scored options use this one rule, so what is learnt is what is scored.
+     */
+    public static int[] continuationIds(Tokenizer tok, String context, String cont, boolean specials) {
+        int[] base = tok.encode(context, specials);
+        int[] full = tok.encode(context + cont, specials);
+        boolean prefix = full.length > base.length;
+        for (int i = 0; prefix && i < base.length; i++) {
+            prefix = full[i] == base[i];
+        }
+        return prefix ? java.util.Arrays.copyOfRange(full, base.length, full.length) : tok.encode(cont, false);
+    }
+
     public int slots() {
         int n = 0;
         for (int id : ids) {

@@ -326,30 +326,13 @@ public final class VisionLanguageModel implements AutoCloseable {
         boolean specials = !prompt.contains(MultimodalPrompt.IMAGE);
         List<int[]> conts = new ArrayList<>();
         for (String c : continuations) {
-            conts.add(continuationIds(tail, c, specials));
+            conts.add(MultimodalPrompt.continuationIds(tokenizer, tail, c, specials));
         }
         try (NDManager m = manager.newSubManager()) {
             NDArray embeds = MultimodalPrompt.splice(llm, m, new int[][] {p.ids()},
                     features.isEmpty() ? null : project(m, features));
             return llm.scoreContinuations(embeds, conts);
         }
-    }
-
-    /**
-     * Token ids of {@code cont} as they appear after {@code context}: the tail of encode(context + cont) when
-     * encode(context) is its prefix (tokenizers that merge across the boundary are handled), else encode(cont).
-     */
-    int[] continuationIds(String context, String cont, boolean specials) {
-        int[] base = tokenizer.encode(context, specials);
-        int[] full = tokenizer.encode(context + cont, specials);
-        boolean prefix = full.length > base.length;
-        for (int i = 0; prefix && i < base.length; i++) {
-            prefix = full[i] == base[i];
-        }
-        if (prefix) {
-            return java.util.Arrays.copyOfRange(full, base.length, full.length);
-        }
-        return tokenizer.encode(cont, false);
     }
 
     /** Generates a continuation of a prompt with images spliced in (greedy or sampled). */

@@ -39,7 +39,8 @@ public final class BatchBuilder {
         }
         String tail = ex.prompt().substring(ex.prompt().lastIndexOf(MultimodalPrompt.IMAGE) < 0 ? 0
                 : ex.prompt().lastIndexOf(MultimodalPrompt.IMAGE) + MultimodalPrompt.IMAGE.length());
-        int[] answer = answerIds(tail, ex.answer(), !ex.prompt().contains(MultimodalPrompt.IMAGE));
+        int[] answer = MultimodalPrompt.continuationIds(tokenizer, tail, ex.answer(),
+                !ex.prompt().contains(MultimodalPrompt.IMAGE));
         int n = p.ids().length + answer.length + (eos >= 0 ? 1 : 0);
         if (n > maxLength) {
             throw new BadInputException("example " + ex.id() + " is " + n + " tokens, longer than the LLM's "
@@ -57,17 +58,6 @@ public final class BatchBuilder {
             labels[n - 1] = eos;
         }
         return new Tokens(ids, labels);
-    }
-
-    /** The answer's ids as they follow the prompt text (see VisionLanguageModel's continuation rule). */
-    int[] answerIds(String context, String answer, boolean specials) {
-        int[] base = tokenizer.encode(context, specials);
-        int[] full = tokenizer.encode(context + answer, specials);
-        boolean prefix = full.length > base.length;
-        for (int i = 0; prefix && i < base.length; i++) {
-            prefix = full[i] == base[i];
-        }
-        return prefix ? Arrays.copyOfRange(full, base.length, full.length) : tokenizer.encode(answer, false);
     }
 
     /** Pads tokenized examples into one batch, gathering their image features in slot order. */
