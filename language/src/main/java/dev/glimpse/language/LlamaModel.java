@@ -160,7 +160,9 @@ final class LlamaModel {
         }
         k = repeatKv(k, nh / nkv);
         v = repeatKv(v, nh / nkv);
-        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(scalar(q, (float) (1.0 / Math.sqrt(hd)))).add(mask);
+        // scale the queries [B, h, T, hd] rather than the scores [B, h, T, S]: the same product, one pass over a
+        // tensor S/hd times smaller, in the forward and in the backward
+        NDArray scores = q.mul(scalar(q, (float) (1.0 / Math.sqrt(hd)))).matMul(k.transpose(0, 1, 3, 2)).add(mask);
         // transformers takes the softmax in fp32 (toType would cut the graph, so only fp16 inference converts)
         NDArray probs = scores.getDataType() == DataType.FLOAT32 ? scores.softmax(-1)
                 : scores.toType(DataType.FLOAT32, false).softmax(-1).toType(scores.getDataType(), false);
