@@ -24,7 +24,8 @@ import picocli.CommandLine.Spec;
 
 @Command(name = "cache", mixinStandardHelpOptions = true,
         description = "The local model cache (Hugging Face layout: $HF_HUB_CACHE or $HF_HOME/hub).",
-        subcommands = {CacheCommand.ListCmd.class, CacheCommand.Clear.class})
+        subcommands = {CacheCommand.ListCmd.class, CacheCommand.Clear.class},
+        footer = {"", "Examples:", "  glimpse cache list", "  glimpse cache clear org/name"})
 final class CacheCommand implements Runnable {
     @Spec
     CommandSpec spec;

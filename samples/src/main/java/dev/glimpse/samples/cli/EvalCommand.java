@@ -21,7 +21,9 @@ import picocli.CommandLine.Spec;
 
 @Command(name = "eval", mixinStandardHelpOptions = true,
         description = "Evaluate on ScienceQA exactly as the published scripts score it.",
-        subcommands = {EvalCommand.Score.class, EvalRunCommand.class})
+        subcommands = {EvalCommand.Score.class, EvalRunCommand.class},
+        footer = {"", "Examples:", "  glimpse eval score --questions llava_test_CQM-A.json --answers answers.jsonl",
+            "  glimpse eval run --model runs/demo/bundle --questions llava_test_CQM-A.json --images images/"})
 final class EvalCommand implements Runnable {
     @Spec
     CommandSpec spec;

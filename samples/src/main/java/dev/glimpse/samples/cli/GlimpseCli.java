@@ -17,7 +17,7 @@ import picocli.CommandLine.Option;
             FeaturesCommand.class, TrainCommand.class, ServeCommand.class, CacheCommand.class,
             EvalCommand.class,
             CommandLine.HelpCommand.class},
-        footer = {"", "Examples:", "  glimpse inspect samples/demo-kit/stories260k",
+        footer = {"", "Examples:", "  glimpse demo", "  glimpse inspect samples/demo-kit/stories260k",
             "  glimpse generate --model samples/demo-kit/stories260k --prompt \"Once upon a time\""})
 public final class GlimpseCli implements Runnable {
     @Option(names = "--verbose", scope = CommandLine.ScopeType.INHERIT, description = "Show stack traces and logs.")
