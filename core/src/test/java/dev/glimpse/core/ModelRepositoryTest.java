@@ -77,7 +77,11 @@ class ModelRepositoryTest {
         var storageGets = hub.requests.stream().filter(r -> r.storage() && r.method().equals("GET")).toList();
         assertEquals(2, storageGets.size(), storageGets.toString());
         assertNull(storageGets.get(0).range());
-        assertEquals("bytes=" + weights.length / 2 + "-", storageGets.get(1).range(), "resumed from the cut");
+        // the second request resumes from what arrived before the cut (the socket may lose the last bytes sent)
+        String range = storageGets.get(1).range();
+        assertTrue(range != null && range.matches("bytes=\\d+-"), "a Range request: " + range);
+        long from = Long.parseLong(range.substring(6, range.length() - 1));
+        assertTrue(from > 0 && from <= weights.length / 2, "resumed from byte " + from);
         try (var ls = Files.list(cache.resolve("models--karpathy--stories/blobs"))) {
             assertTrue(ls.noneMatch(p -> p.toString().endsWith(".incomplete")));
         }
