@@ -2,7 +2,6 @@ package dev.glimpse.eval;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.glimpse.core.BadInputException;
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -30,19 +29,7 @@ public final class Predictions {
 
     /** Reads either format, chosen by content: a JSON object with "outputs" or JSON lines. */
     public static Predictions read(Path file) {
-        String head;
-        try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-            int c;
-            do {
-                c = r.read();
-            } while (c != -1 && Character.isWhitespace(c));
-            head = c == -1 ? "" : String.valueOf((char) c);
-        } catch (java.nio.file.NoSuchFileException e) {
-            throw new BadInputException(file + ": file not found");
-        } catch (IOException e) {
-            throw new BadInputException(file + ": cannot read: " + e.getMessage(), e);
-        }
-        if (head.equals("{")) {
+        if (ScienceQaDataset.firstChar(file) == '{') {
             JsonNode root;
             try {
                 root = ScienceQaDataset.JSON.readTree(file.toFile());

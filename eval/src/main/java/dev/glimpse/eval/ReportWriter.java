@@ -161,6 +161,12 @@ public final class ReportWriter {
         List<String> xs = new ArrayList<>(r.byCategory().keySet());
         List<Double> ys = r.byCategory().values().stream().map(c -> round(c.accuracy())).toList();
         chart.addSeries("Glimpse", xs, ys);
+        savePng(chart, png);
+    }
+
+    /** Writes an XChart chart as a PNG atomically (temporary file, then rename), headless. */
+    public static void savePng(org.knowm.xchart.internal.chartpart.Chart<?, ?> chart, Path png) {
+        System.setProperty("java.awt.headless", "true");
         try {
             Path tmp = Files.createTempFile(png.toAbsolutePath().getParent(), ".chart", ".png");
             BitmapEncoder.saveBitmap(chart, tmp.toString(), BitmapEncoder.BitmapFormat.PNG);

@@ -36,6 +36,34 @@ public final class ScienceQaDataset {
         this.metadata = metadata;
     }
 
+    /**
+     * Questions from either format, chosen by content: a JSON list is a LLaVA question file (enriched with
+     * {@code problems} when given), a JSON object an official problems.json (restricted to {@code split} of
+     * {@code splits} when given).
+     */
+    public static ScienceQaDataset load(Path questions, Path problems, Path splits, String split) {
+        if (firstChar(questions) == '[') {
+            ScienceQaDataset d = fromLlavaQuestions(questions);
+            return problems != null ? d.withMetadata(problems) : d;
+        }
+        return splits != null ? fromProblems(questions, splits, split) : fromProblems(questions);
+    }
+
+    /** The first non-blank character of a file (-1 when empty): enough to tell JSON lists, objects and lines apart. */
+    static int firstChar(Path file) {
+        try (java.io.Reader r = Files.newBufferedReader(file, java.nio.charset.StandardCharsets.UTF_8)) {
+            int c;
+            do {
+                c = r.read();
+            } while (c != -1 && Character.isWhitespace(c));
+            return c;
+        } catch (NoSuchFileException e) {
+            throw new BadInputException(file + ": file not found");
+        } catch (IOException e) {
+            throw new BadInputException(file + ": cannot read: " + e.getMessage(), e);
+        }
+    }
+
     /** Every problem of an official problems.json. */
     public static ScienceQaDataset fromProblems(Path problemsJson) {
         return fromProblems(problemsJson, null, null);

@@ -1,12 +1,7 @@
 package dev.glimpse.training;
 
-import dev.glimpse.core.GlimpseException;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.List;
-import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.style.markers.SeriesMarkers;
@@ -19,7 +14,6 @@ public final class LossCurve {
         if (points.isEmpty()) {
             return;
         }
-        System.setProperty("java.awt.headless", "true");
         XYChart chart = new XYChartBuilder().width(900).height(450).title(title).xAxisTitle("optimizer step")
                 .yAxisTitle("loss").build();
         chart.getStyler().setLegendVisible(false);
@@ -30,12 +24,6 @@ public final class LossCurve {
             y[i] = points.get(i)[1];
         }
         chart.addSeries("loss", x, y).setMarker(SeriesMarkers.NONE);
-        try {
-            Path tmp = Files.createTempFile(png.toAbsolutePath().getParent(), ".curve", ".png");
-            BitmapEncoder.saveBitmap(chart, tmp.toString(), BitmapEncoder.BitmapFormat.PNG);
-            Files.move(tmp, png, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException e) {
-            throw new GlimpseException("cannot write " + png + ": " + e.getMessage(), e);
-        }
+        dev.glimpse.eval.ReportWriter.savePng(chart, png);
     }
 }

@@ -7,7 +7,6 @@ import dev.glimpse.eval.ReportWriter;
 import dev.glimpse.eval.Scorer;
 import dev.glimpse.eval.ScienceQaDataset;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -31,33 +30,6 @@ final class EvalCommand implements Runnable {
     @Override
     public void run() {
         spec.commandLine().usage(spec.commandLine().getOut());
-    }
-
-    /** Loads questions from a LLaVA question file or an official problems.json. */
-    static ScienceQaDataset questions(Path questions, Path problems, Path splits, String split) {
-        ScienceQaDataset d;
-        String head;
-        try (var r = Files.newBufferedReader(questions)) {
-            int c;
-            do {
-                c = r.read();
-            } while (c != -1 && Character.isWhitespace(c));
-            head = c == -1 ? "" : String.valueOf((char) c);
-        } catch (java.nio.file.NoSuchFileException e) {
-            throw new dev.glimpse.core.BadInputException(questions + ": file not found");
-        } catch (java.io.IOException e) {
-            throw new dev.glimpse.core.BadInputException(questions + ": cannot read: " + e.getMessage());
-        }
-        if (head.equals("[")) {
-            d = ScienceQaDataset.fromLlavaQuestions(questions);
-            if (problems != null) {
-                d = d.withMetadata(problems);
-            }
-        } else {
-            d = splits != null ? ScienceQaDataset.fromProblems(questions, splits, split)
-                    : ScienceQaDataset.fromProblems(questions);
-        }
-        return d;
     }
 
     static void print(EvalReport r, List<Path> files, boolean json, PrintWriter out) {
@@ -130,7 +102,7 @@ final class EvalCommand implements Runnable {
 
         @Override
         public Integer call() {
-            ScienceQaDataset d = questions(questions, problems, splits, split);
+            ScienceQaDataset d = ScienceQaDataset.load(questions, problems, splits, split);
             Predictions p = Predictions.read(answers);
             EvalReport r = policy.equalsIgnoreCase("recorded") ? Scorer.scoreIndices(d, p, answers.toString())
                     : Scorer.scoreTexts(d, p, AnswerPolicy.parse(policy), seed, answers.toString());

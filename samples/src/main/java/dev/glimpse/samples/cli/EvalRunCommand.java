@@ -66,7 +66,7 @@ final class EvalRunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        ScienceQaDataset d = EvalCommand.questions(questions, problems, splits, split);
+        ScienceQaDataset d = ScienceQaDataset.load(questions, problems, splits, split);
         if (limit > 0 && limit < d.size()) {
             d = d.only(new LinkedHashSet<>(d.problems().subList(0, limit).stream().map(p -> p.id()).toList()));
         }

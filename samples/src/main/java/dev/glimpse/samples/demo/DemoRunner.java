@@ -33,7 +33,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import javax.imageio.ImageIO;
-import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.CategoryChart;
 import org.knowm.xchart.CategoryChartBuilder;
 
@@ -216,7 +215,6 @@ public final class DemoRunner {
     }
 
     static void chart(List<Row> table, Path png) {
-        System.setProperty("java.awt.headless", "true");
         CategoryChart c = new CategoryChartBuilder().width(900).height(450)
                 .title("Held-out accuracy by question kind").xAxisTitle("question kind").yAxisTitle("accuracy").build();
         c.getStyler().setYAxisMin(0.0);
@@ -228,14 +226,7 @@ public final class DemoRunner {
             ys.add(r.overall());
             c.addSeries(r.name(), xs, ys);
         }
-        try {
-            Path tmp = Files.createTempFile(png.toAbsolutePath().getParent(), ".chart", ".png");
-            BitmapEncoder.saveBitmap(c, tmp.toString(), BitmapEncoder.BitmapFormat.PNG);
-            Files.move(tmp, png, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
-                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException e) {
-            throw new GlimpseException("cannot write " + png + ": " + e.getMessage(), e);
-        }
+        dev.glimpse.eval.ReportWriter.savePng(c, png);
     }
 
     /** The table as fixed-width text. */
