@@ -27,9 +27,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.TreeSet;
 import java.util.regex.Pattern;
-import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 
 /**
  * Turns what a user names as a model — a local directory or file, or a Hugging Face hub id
@@ -39,6 +36,9 @@ import me.tongfei.progressbar.ProgressBarStyle;
  *
  * <p>Downloads happen only when a hub id is resolved that is not cached; they resume with HTTP Range requests
  * after a cut connection, verify the sha256 the server states for LFS files and land atomically.
+ *
+ * <p>Immutable and thread-safe; two threads resolving the same uncached file may both download it (the last
+ * atomic rename wins, and both copies are verified).
  */
 public final class ModelRepository {
     private static final Pattern HUB_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9._-]+(@[^\\s/]+)?");
@@ -53,7 +53,7 @@ public final class ModelRepository {
     private final Path cacheDir;
     private final boolean offline;
     private final String token;
-    private final boolean showProgress;
+    private final Progress progress;
     private final HttpClient http;
 
     private ModelRepository(Builder b) {
@@ -62,7 +62,7 @@ public final class ModelRepository {
         this.cacheDir = b.cacheDir;
         this.offline = b.offline;
         this.token = b.token;
-        this.showProgress = b.showProgress;
+        this.progress = b.progress;
         this.http = HttpClient.newBuilder().followRedirects(HttpClient.Redirect.NEVER)
                 .connectTimeout(Duration.ofSeconds(20)).build();
     }
@@ -341,8 +341,9 @@ public final class ModelRepository {
         }
         try (InputStream in = r.body();
              FileChannel out = FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                     append ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING);
-             ProgressBar bar = progress(label, meta.size, have)) {
+                     append ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING)) {
+            long done = have;
+            progress.update(done, meta.size, label);
             byte[] buf = new byte[1 << 16];
             int n;
             while ((n = in.read(buf)) >= 0) {
@@ -350,9 +351,8 @@ public final class ModelRepository {
                 while (b.hasRemaining()) {
                     out.write(b);
                 }
-                if (bar != null) {
-                    bar.stepBy(n);
-                }
+                done += n;
+                progress.update(done, meta.size, label);
             }
             out.force(true);
         }
@@ -387,16 +387,6 @@ public final class ModelRepository {
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
-    }
-
-    private ProgressBar progress(String label, long total, long start) {
-        if (!showProgress) {
-            return null;
-        }
-        return new ProgressBarBuilder().setTaskName(label).setInitialMax(Math.max(total, 0))
-                .setStyle(ProgressBarStyle.ASCII).setUnit("MiB", 1 << 20).showSpeed().startsFrom(start,
-                        Duration.ZERO).setConsumer(new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err))
-                .build();
     }
 
     /**
@@ -503,7 +493,7 @@ public final class ModelRepository {
         private Path cacheDir;
         private boolean offline;
         private String token;
-        private boolean showProgress = true;
+        private Progress progress = Progress.NONE;
 
         Builder(Map<String, String> env) {
             endpoint = env.getOrDefault("HF_ENDPOINT", "https://huggingface.co");
@@ -545,8 +535,12 @@ public final class ModelRepository {
             return this;
         }
 
-        public Builder showProgress(boolean showProgress) {
-            this.showProgress = showProgress;
+        /**
+         * Receives download progress: bytes done of the file's size (-1 when unknown), with the file as status.
+         * The library draws nothing itself; the CLI passes a progress bar.
+         */
+        public Builder progress(Progress progress) {
+            this.progress = progress == null ? Progress.NONE : progress;
             return this;
         }
 

@@ -26,7 +26,7 @@ class CheckpointTest {
     @Test
     void everySharedFixtureReadsAndMatchesItsStateDictKeys() throws Exception {
         List<Path> files;
-        try (Stream<Path> s = Files.walk(SharedData.root().resolve("fixtures"))) {
+        try (Stream<Path> s = Files.walk(TestData.root().resolve("hf"))) {
             files = s.filter(p -> p.toString().endsWith(".safetensors")).sorted().toList();
         }
         assertTrue(files.size() >= 9, "fixtures found: " + files);
@@ -58,7 +58,7 @@ class CheckpointTest {
                 }
             }
         }
-        try (Checkpoint c = Checkpoint.open(SharedData.model("stories260k"))) {
+        try (Checkpoint c = Checkpoint.open(TestData.model("stories260k"))) {
             long params = c.tensors().stream().mapToLong(TensorInfo::numel).sum();
             assertEquals(260_032, params);
             assertEquals("pt", c.metadata().get("format"));

@@ -18,7 +18,7 @@ class ModelConfigTest {
 
     @Test
     void transformers5RopeParameters() {
-        LanguageModelConfig c = LanguageModelConfig.read(SharedData.fixture("tiny-llama3-rope"));
+        LanguageModelConfig c = LanguageModelConfig.read(TestData.fixture("tiny-llama3-rope"));
         assertEquals("llama", c.modelType());
         assertEquals("llama3", c.rope().type());
         assertEquals(500000.0, c.rope().theta());
@@ -26,16 +26,16 @@ class ModelConfigTest {
         assertEquals(16, c.rope().originalMaxPositionEmbeddings());
         assertEquals(1, c.numKeyValueHeads());
         assertTrue(c.tieWordEmbeddings());
-        LanguageModelConfig q3 = LanguageModelConfig.read(SharedData.fixture("tiny-qwen3"));
+        LanguageModelConfig q3 = LanguageModelConfig.read(TestData.fixture("tiny-qwen3"));
         assertEquals(32, q3.headDim());
         assertEquals(1e6, q3.rope().theta());
         assertFalse(q3.attentionBias());
-        assertTrue(LanguageModelConfig.read(SharedData.fixture("tiny-qwen2")).attentionBias());
+        assertTrue(LanguageModelConfig.read(TestData.fixture("tiny-qwen2")).attentionBias());
     }
 
     @Test
     void transformers4Keys() {
-        LanguageModelConfig c = LanguageModelConfig.read(SharedData.model("stories260k"));
+        LanguageModelConfig c = LanguageModelConfig.read(TestData.model("stories260k"));
         assertEquals("default", c.rope().type());
         assertEquals(10000.0, c.rope().theta());
         assertEquals(8, c.headDim());
@@ -55,8 +55,8 @@ class ModelConfigTest {
     @Test
     void parameterCountsMatchTheFixtures() {
         for (String name : List.of("tiny-llama", "tiny-llama3-rope", "tiny-qwen2", "tiny-qwen3")) {
-            LanguageModelConfig c = LanguageModelConfig.read(SharedData.fixture(name));
-            try (Checkpoint ck = Checkpoint.open(SharedData.fixture(name))) {
+            LanguageModelConfig c = LanguageModelConfig.read(TestData.fixture(name));
+            try (Checkpoint ck = Checkpoint.open(TestData.fixture(name))) {
                 long n = ck.tensors().stream().mapToLong(TensorInfo::numel).sum();
                 assertEquals(n, c.parameterCount(), name);
             }
@@ -65,28 +65,28 @@ class ModelConfigTest {
 
     @Test
     void visionAndLlavaConfigs() {
-        VisionTowerConfig clip = (VisionTowerConfig) ModelConfig.read(SharedData.fixture("tiny-clip-vision"));
+        VisionTowerConfig clip = (VisionTowerConfig) ModelConfig.read(TestData.fixture("tiny-clip-vision"));
         assertEquals("clip", clip.family());
         assertEquals(16, clip.numPatches());
         assertEquals("quick_gelu", clip.hiddenAct());
-        VisionTowerConfig sig = (VisionTowerConfig) ModelConfig.read(SharedData.fixture("tiny-siglip-vision"));
+        VisionTowerConfig sig = (VisionTowerConfig) ModelConfig.read(TestData.fixture("tiny-siglip-vision"));
         assertEquals("siglip", sig.family());
         assertEquals(1e-6, sig.layerNormEps());
-        LlavaConfig llava = assertInstanceOf(LlavaConfig.class, ModelConfig.read(SharedData.fixture("tiny-llava")));
+        LlavaConfig llava = assertInstanceOf(LlavaConfig.class, ModelConfig.read(TestData.fixture("tiny-llava")));
         assertEquals(319, llava.imageTokenIndex());
         assertEquals(-2, llava.visionFeatureLayer());
         assertEquals("qwen2", llava.text().modelType());
         assertEquals(48, llava.vision().hiddenSize());
-        PreprocessorConfig p = PreprocessorConfig.read(SharedData.fixture("tiny-clip-vision"));
+        PreprocessorConfig p = PreprocessorConfig.read(TestData.fixture("tiny-clip-vision"));
         assertEquals(32, p.shortestEdge());
         assertTrue(p.doCenterCrop());
         assertEquals(3, p.resample());
-        PreprocessorConfig s = PreprocessorConfig.read(SharedData.fixture("tiny-siglip-vision"));
+        PreprocessorConfig s = PreprocessorConfig.read(TestData.fixture("tiny-siglip-vision"));
         assertEquals(32, s.height());
         assertEquals(0.5f, s.imageMean()[0]);
-        GenerationConfig g = GenerationConfig.read(SharedData.fixture("tiny-llama"));
+        GenerationConfig g = GenerationConfig.read(TestData.fixture("tiny-llama"));
         assertEquals(List.of(2), g.eosTokenIds());
-        TokenizerConfig t = TokenizerConfig.read(SharedData.model("stories260k"));
+        TokenizerConfig t = TokenizerConfig.read(TestData.model("stories260k"));
         assertTrue(t.addBosToken());
         assertEquals("<s>", t.bosToken());
     }

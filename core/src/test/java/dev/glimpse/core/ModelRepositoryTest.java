@@ -27,12 +27,12 @@ class ModelRepositoryTest {
     @BeforeEach
     void start() throws Exception {
         hub = new FakeHub();
-        config = Files.readAllBytes(SharedData.model("stories260k").resolve("config.json"));
-        weights = Files.readAllBytes(SharedData.model("stories260k").resolve("model.safetensors"));
+        config = Files.readAllBytes(TestData.model("stories260k").resolve("config.json"));
+        weights = Files.readAllBytes(TestData.model("stories260k").resolve("model.safetensors"));
         hub.file("karpathy/stories", COMMIT, "config.json", config, false)
                 .file("karpathy/stories", COMMIT, "model.safetensors", weights, true)
                 .file("karpathy/stories", COMMIT, "tokenizer.json",
-                        Files.readAllBytes(SharedData.model("stories260k").resolve("tokenizer.json")), false);
+                        Files.readAllBytes(TestData.model("stories260k").resolve("tokenizer.json")), false);
     }
 
     @AfterEach
@@ -42,7 +42,7 @@ class ModelRepositoryTest {
 
     ModelRepository repo(boolean offline, String token) {
         return ModelRepository.builder(Map.of()).endpoint(hub.endpoint()).cacheDir(cache).offline(offline)
-                .token(token).showProgress(false).build();
+                .token(token).build();
     }
 
     @Test

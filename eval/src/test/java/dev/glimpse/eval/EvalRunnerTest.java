@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.glimpse.core.Progress;
-import dev.glimpse.core.SharedData;
+import dev.glimpse.core.TestData;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashSet;
@@ -48,13 +48,13 @@ class EvalRunnerTest {
 
     @Test
     void likelihoodRunIsScoredAndResumable(@TempDir Path out) throws Exception {
-        ScienceQaDataset all = ScienceQaDataset.fromLlavaQuestions(SharedData.scienceQa()
+        ScienceQaDataset all = ScienceQaDataset.fromLlavaQuestions(TestData.scienceQa()
                 .resolve("questions/llava_test_CQM-A.json"));
-        // 40 questions whose images are in the shared sample (pids divisible by 4) or that have none
+        // 40 questions whose images are in testdata/scienceqa (five pids divisible by 4) or that have none
         List<Problem> chosen = all.problems().stream().filter(p -> !p.hasImage() || Integer.parseInt(p.id()) % 4 == 0)
                 .limit(40).toList();
         ScienceQaDataset d = all.only(new LinkedHashSet<>(chosen.stream().map(Problem::id).toList()));
-        Path images = SharedData.scienceQa().resolve("images/test");
+        Path images = TestData.scienceQa().resolve("images/test");
         Oracle model = new Oracle(d);
         EvalReport r = EvalRunner.run(d, images, model, EvalRunner.Scoring.LETTERS, "llava", AnswerPolicy.LLAVA, out,
                 Progress.NONE);
@@ -72,21 +72,20 @@ class EvalRunnerTest {
         assertEquals(r.correct(), r2.correct());
         // an image problem's prompt starts with <image> and its image is found
         Problem img = chosen.stream().filter(Problem::hasImage).findFirst().orElseThrow();
-        assertTrue(EvalRunner.prompt(img, "llava").startsWith("<image>\nContext:") || EvalRunner.prompt(img, "llava")
-                .startsWith("<image>\n"));
+        assertEquals("<image>\n" + PromptFormat.llavaPrompt(img), EvalRunner.prompt(img, "llava"));
         assertTrue(Files.isRegularFile(ScienceQaDataset.imagePath(img, images)));
     }
 
     @Test
     void generationIsParsedAndMissingImagesAreCounted(@TempDir Path out) {
-        ScienceQaDataset all = ScienceQaDataset.fromLlavaQuestions(SharedData.scienceQa()
+        ScienceQaDataset all = ScienceQaDataset.fromLlavaQuestions(TestData.scienceQa()
                 .resolve("questions/llava_test_CQM-A.json"));
-        // pids not divisible by 4 with images: not in the shared sample unless minitest
+        // image questions whose images testdata/scienceqa does not hold
         List<Problem> missing = all.problems().stream().filter(p -> p.hasImage() && !Files.isRegularFile(
-                ScienceQaDataset.imagePath(p, SharedData.scienceQa().resolve("images/test")))).limit(3).toList();
+                ScienceQaDataset.imagePath(p, TestData.scienceQa().resolve("images/test")))).limit(3).toList();
         ScienceQaDataset d = all.only(new LinkedHashSet<>(missing.stream().map(Problem::id).toList()));
         Oracle model = new Oracle(d);
-        EvalReport r = EvalRunner.run(d, SharedData.scienceQa().resolve("images/test"), model,
+        EvalReport r = EvalRunner.run(d, TestData.scienceQa().resolve("images/test"), model,
                 EvalRunner.Scoring.GENERATE, "llava", AnswerPolicy.LLAVA, out, Progress.NONE);
         assertEquals(3, r.missing());
         assertEquals(0, model.calls.get());
@@ -96,7 +95,7 @@ class EvalRunnerTest {
 
     @Test
     void aQuestionTheModelRefusesIsCountedAndTheRunGoesOn(@TempDir Path out) {
-        ScienceQaDataset all = ScienceQaDataset.fromLlavaQuestions(SharedData.scienceQa()
+        ScienceQaDataset all = ScienceQaDataset.fromLlavaQuestions(TestData.scienceQa()
                 .resolve("questions/llava_test_CQM-A.json"));
         List<Problem> text = all.problems().stream().filter(p -> !p.hasImage()).limit(5).toList();
         ScienceQaDataset d = all.only(new LinkedHashSet<>(text.stream().map(Problem::id).toList()));

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.glimpse.core.BadInputException;
-import dev.glimpse.core.SharedData;
+import dev.glimpse.core.TestData;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -44,7 +44,7 @@ class PromptFormatTest {
 
     @Test
     void llavaPromptAppendsTheSingleLetterInstruction() {
-        ScienceQaDataset d = ScienceQaDataset.fromLlavaQuestions(SharedData.scienceQa()
+        ScienceQaDataset d = ScienceQaDataset.fromLlavaQuestions(TestData.scienceQa()
                 .resolve("questions/llava_test_CQM-A.json"));
         Problem p = d.get("23");
         assertEquals("Context: Below is a food web from a tundra ecosystem in Nunavut, a territory in Northern Canada.\n"
@@ -55,8 +55,8 @@ class PromptFormatTest {
         assertEquals(List.of("bilberry", "mushroom"), p.choices());
         assertEquals(1, p.answer());
         // rebuilt from problems.json fields, the LLaVA prompt is the same text
-        ScienceQaDataset probs = ScienceQaDataset.fromProblems(SharedData.scienceQa()
-                .resolve("questions/problems_partial_1_1773.json"));
+        ScienceQaDataset probs = ScienceQaDataset.fromProblems(TestData.scienceQa()
+                .resolve("questions/problems_test_subset.json"));
         Problem fromOfficial = probs.get("23");
         assertEquals(PromptFormat.llavaPrompt(p), PromptFormat.llavaPrompt(fromOfficial));
     }

@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.glimpse.core.BadInputException;
-import dev.glimpse.core.SharedData;
+import dev.glimpse.core.TestData;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -20,23 +20,31 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** External checks against published numbers, plus the parsing policies and the loaders' error reporting. */
 class ScienceQaScoringTest {
-    static final Path SQA = SharedData.scienceQa();
-    static final Path QUESTIONS = SQA.resolve("questions/llava_test_CQM-A.json");
-    static final Path PROBLEMS = SQA.resolve("questions/problems_partial_1_1773.json");
-    static final Path GPT3 = SQA.resolve("predictions/gpt3_test_QCM-ALE_2shot_seed3.json");
+    // looked up per test (not in static fields) so that a missing file fails one test, not the class
+    Path questions() {
+        return TestData.scienceQa().resolve("questions/llava_test_CQM-A.json");
+    }
+
+    Path problems() {
+        return TestData.scienceQa().resolve("questions/problems_test_subset.json");
+    }
+
+    Path gpt3() {
+        return TestData.scienceQa().resolve("predictions/gpt3_test_QCM-ALE_2shot_seed3.json");
+    }
 
     @Test
     void gpt3CotPublishedOutputsUnderStrictAndRecordedResults() {
-        ScienceQaDataset q = ScienceQaDataset.fromLlavaQuestions(QUESTIONS);
+        ScienceQaDataset q = ScienceQaDataset.fromLlavaQuestions(questions());
         assertEquals(4241, q.size());
         assertTrue(q.issues().isEmpty(), q.issues().toString());
         assertEquals(2017, q.problems().stream().filter(Problem::hasImage).count());
-        Predictions gpt3 = Predictions.read(GPT3);
-        EvalReport strict = Scorer.scoreTexts(q, gpt3, AnswerPolicy.STRICT, 0, GPT3.toString());
+        Predictions gpt3 = Predictions.read(gpt3());
+        EvalReport strict = Scorer.scoreTexts(q, gpt3, AnswerPolicy.STRICT, 0, gpt3().toString());
         assertEquals(3061, strict.correct());
         assertEquals(4241, strict.total());
         assertEquals(249, strict.unparseable());
-        EvalReport recorded = Scorer.scoreIndices(q, gpt3, GPT3.toString());
+        EvalReport recorded = Scorer.scoreIndices(q, gpt3, gpt3().toString());
         assertEquals(3188, recorded.correct());
         assertEquals(75.17, ReportWriter.round(recorded.accuracy()));
         // from LLaVA files alone: Avg, IMG, TXT, NO, and the rest named as missing
@@ -50,8 +58,8 @@ class ScienceQaScoringTest {
 
     @Test
     void scienceqaPolicyFallsBackToASeededRandomChoiceAndReportsTheExpectation() {
-        ScienceQaDataset q = ScienceQaDataset.fromLlavaQuestions(QUESTIONS);
-        Predictions gpt3 = Predictions.read(GPT3);
+        ScienceQaDataset q = ScienceQaDataset.fromLlavaQuestions(questions());
+        Predictions gpt3 = Predictions.read(gpt3());
         EvalReport a = Scorer.scoreTexts(q, gpt3, AnswerPolicy.SCIENCEQA, 3, null);
         EvalReport b = Scorer.scoreTexts(q, gpt3, AnswerPolicy.SCIENCEQA, 3, null);
         assertEquals(a.correct(), b.correct(), "seeded");
@@ -70,13 +78,15 @@ class ScienceQaScoringTest {
 
     @Test
     void officialProblemsLoadWithFullMetadataAndAPerCategoryTable() {
-        ScienceQaDataset all = ScienceQaDataset.fromProblems(PROBLEMS);
-        assertEquals(1773, all.size());
+        ScienceQaDataset all = ScienceQaDataset.fromProblems(problems());
+        // testdata's subset of problems_partial_1_1773.json: its 361 test problems, 20 train and 20 val
+        assertEquals(401, all.size());
+        assertEquals(20, all.problems().stream().filter(p -> "train".equals(p.split())).count());
         assertTrue(all.hasMetadata());
         Set<String> test = all.problems().stream().filter(p -> "test".equals(p.split())).map(Problem::id)
                 .collect(Collectors.toSet());
         ScienceQaDataset t = all.only(test);
-        EvalReport r = Scorer.scoreIndices(t, Predictions.read(GPT3), null);
+        EvalReport r = Scorer.scoreIndices(t, Predictions.read(gpt3()), null);
         // an independent count over the same 361 test problems (ScienceQA's get_scores definitions)
         Map<String, int[]> expected = Map.of("NAT", new int[] {142, 186}, "SOC", new int[] {52, 74},
                 "LAN", new int[] {75, 101}, "TXT", new int[] {130, 170}, "IMG", new int[] {110, 167},
@@ -89,13 +99,13 @@ class ScienceQaScoringTest {
         });
         assertTrue(r.missingColumns().isEmpty());
         // the pid splits select the same problems
-        ScienceQaDataset viaSplits = ScienceQaDataset.fromProblems(PROBLEMS, SQA.resolve("pid_splits.json"), "test");
+        ScienceQaDataset viaSplits = ScienceQaDataset.fromProblems(problems(), TestData.scienceQa().resolve("pid_splits_test.json"), "test");
         assertEquals(361, viaSplits.size());
         assertEquals(4241 - 361, viaSplits.issues().size(), "test pids outside the partial file are reported");
         // LLaVA questions + problems metadata: every column
-        ScienceQaDataset merged = ScienceQaDataset.fromLlavaQuestions(QUESTIONS).only(test).withMetadata(PROBLEMS);
+        ScienceQaDataset merged = ScienceQaDataset.fromLlavaQuestions(questions()).only(test).withMetadata(problems());
         assertTrue(merged.hasMetadata());
-        assertEquals(269, Scorer.scoreIndices(merged, Predictions.read(GPT3), null).correct());
+        assertEquals(269, Scorer.scoreIndices(merged, Predictions.read(gpt3()), null).correct());
     }
 
     @Test
@@ -133,7 +143,7 @@ class ScienceQaScoringTest {
         assertEquals(3, p.issues().get(1).line());
         assertEquals(6, p.issues().get(2).line());
         assertTrue(p.issues().get(2).message().contains("duplicate"));
-        ScienceQaDataset q = ScienceQaDataset.fromLlavaQuestions(QUESTIONS);
+        ScienceQaDataset q = ScienceQaDataset.fromLlavaQuestions(questions());
         EvalReport r = Scorer.scoreTexts(q, p, AnswerPolicy.LLAVA, 0, answers.toString());
         assertEquals(4241 - 1, r.missing(), "only pid 4 has a usable answer");
         assertTrue(r.issues().stream().anyMatch(i -> "nope".equals(i.id()) && i.message().contains("not among")));
@@ -163,8 +173,8 @@ class ScienceQaScoringTest {
 
     @Test
     void reportsAreWrittenAsJsonMarkdownCsvAndPng(@TempDir Path dir) throws Exception {
-        ScienceQaDataset q = ScienceQaDataset.fromLlavaQuestions(QUESTIONS);
-        EvalReport r = Scorer.scoreTexts(q, Predictions.read(GPT3), AnswerPolicy.STRICT, 0, "gpt3");
+        ScienceQaDataset q = ScienceQaDataset.fromLlavaQuestions(questions());
+        EvalReport r = Scorer.scoreTexts(q, Predictions.read(gpt3()), AnswerPolicy.STRICT, 0, "gpt3");
         List<Path> files = ReportWriter.write(r, dir);
         assertEquals(4, files.size());
         String md = Files.readString(dir.resolve("report.md"));

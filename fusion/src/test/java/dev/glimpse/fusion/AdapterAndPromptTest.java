@@ -11,7 +11,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.glimpse.core.BadInputException;
 import dev.glimpse.core.GlimpseEngine;
-import dev.glimpse.core.SharedData;
+import dev.glimpse.core.TestData;
 import dev.glimpse.language.CausalLM;
 import java.nio.file.Path;
 import java.util.Map;
@@ -48,7 +48,7 @@ class AdapterAndPromptTest {
 
     @Test
     void zeroGateLeavesImageSlotsEmptyAndSeveralImagesSpliceInOrder() {
-        try (CausalLM lm = CausalLM.load(SharedData.model("stories260k"), GlimpseEngine.newCpuManager(),
+        try (CausalLM lm = CausalLM.load(TestData.model("stories260k"), GlimpseEngine.newCpuManager(),
                 DataType.FLOAT32); NDManager m = GlimpseEngine.newCpuManager()) {
             MultimodalPrompt p = MultimodalPrompt.encode(lm.requireTokenizer(), "<image> and <image>\nWhich?", 2);
             assertEquals(2, p.images());

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.glimpse.core.SafetensorsFile;
-import dev.glimpse.core.SharedData;
+import dev.glimpse.core.TestData;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 
@@ -12,7 +12,7 @@ import org.junit.jupiter.api.Test;
 class LlavaParityTest {
     @Test
     void logitsFromInputIdsAndPixelValues() {
-        Path dir = SharedData.fixture("tiny-llava");
+        Path dir = TestData.fixture("tiny-llava");
         try (VisionLanguageModel vlm = VisionLanguageModel.load(dir.toString());
              SafetensorsFile ref = SafetensorsFile.open(dir.resolve("reference.safetensors"))) {
             assertEquals(16, vlm.tower().numTokens(), "layer -2, CLS dropped");
@@ -29,7 +29,8 @@ class LlavaParityTest {
                 err = Math.max(err, Math.abs(got[i] - want[i]));
             }
             System.out.printf("tiny-llava logits max-abs error %.3g%n", err);
-            assertTrue(err <= 1e-4, "max-abs " + err);
+            // measured 7.8e-7
+            assertTrue(err <= 1e-5, "max-abs " + err);
         }
     }
 }

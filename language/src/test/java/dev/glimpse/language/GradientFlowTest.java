@@ -11,14 +11,14 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import dev.glimpse.core.GlimpseEngine;
-import dev.glimpse.core.SharedData;
+import dev.glimpse.core.TestData;
 import org.junit.jupiter.api.Test;
 
 /** The LLM is frozen, yet gradients reach inputs_embeds — checked against central finite differences. */
 class GradientFlowTest {
     @Test
     void gradientToInputsEmbedsMatchesFiniteDifferences() {
-        try (CausalLM lm = CausalLM.load(SharedData.fixture("tiny-qwen2"), GlimpseEngine.newCpuManager(),
+        try (CausalLM lm = CausalLM.load(TestData.fixture("tiny-qwen2"), GlimpseEngine.newCpuManager(),
                 DataType.FLOAT32); NDManager m = GlimpseEngine.newCpuManager()) {
             Engine.getEngine("PyTorch").setRandomSeed(3);
             NDArray x = m.randomNormal(0, 1, new Shape(1, 6, 64), DataType.FLOAT32);

@@ -2,7 +2,7 @@ package dev.glimpse.samples;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.glimpse.core.SharedData;
+import dev.glimpse.core.TestData;
 import dev.glimpse.samples.demo.DiagramDataset;
 import dev.glimpse.samples.examples.EvaluateScienceQa;
 import dev.glimpse.samples.examples.Quickstart;
@@ -45,8 +45,8 @@ class ExamplesTest {
     @Test
     void evaluateScienceQa() {
         String out = capture(() -> EvaluateScienceQa.main(new String[] {
-            SharedData.scienceQa().resolve("questions/llava_test_CQM-A.json").toString(),
-            SharedData.scienceQa().resolve("predictions/gpt3_test_QCM-ALE_2shot_seed3.json").toString()}));
+            TestData.scienceQa().resolve("questions/llava_test_CQM-A.json").toString(),
+            TestData.scienceQa().resolve("predictions/gpt3_test_QCM-ALE_2shot_seed3.json").toString()}));
         assertTrue(out.contains("strict    3061 / 4241 = 72.18 % (249 unparseable)"), out);
     }
 }

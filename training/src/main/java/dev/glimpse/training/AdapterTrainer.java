@@ -141,8 +141,54 @@ public final class AdapterTrainer {
         if (step < warmup) {
             return base * (step + 1) / (double) warmup;
         }
-        double progress = (step - warmup) / (double) Math.max(1, total - warmup);
+        // clamped: past the plan (a resumed run given more steps) the rate stays at 0 instead of rising again
+        double progress = Math.min(1.0, (step - warmup) / (double) Math.max(1, total - warmup));
         return base * Math.max(0.0, 0.5 * (1 + Math.cos(Math.PI * progress)));
+    }
+
+    /** Adds {@code grads} into {@code sum} (which may be null: then {@code grads} becomes the sum). */
+    static Map<String, float[]> accumulate(Map<String, float[]> sum, Map<String, float[]> grads) {
+        if (sum == null) {
+            return grads;
+        }
+        for (Map.Entry<String, float[]> e : grads.entrySet()) {
+            float[] d = sum.get(e.getKey());
+            float[] g = e.getValue();
+            for (int i = 0; i < d.length; i++) {
+                d[i] += g[i];
+            }
+        }
+        return sum;
+    }
+
+    static void scale(Map<String, float[]> grads, float factor) {
+        for (float[] g : grads.values()) {
+            for (int i = 0; i < g.length; i++) {
+                g[i] *= factor;
+            }
+        }
+    }
+
+    /**
+     * Scales all gradients together so that their global L2 norm is at most {@code maxNorm} (0 disables), as
+     * torch.nn.utils.clip_grad_norm_ does (coefficient maxNorm / (norm + 1e-6), applied only when below 1); returns
+     * the norm before clipping.
+     */
+    static double clipGradients(Map<String, float[]> grads, double maxNorm) {
+        double norm = 0;
+        for (float[] g : grads.values()) {
+            for (float v : g) {
+                norm += (double) v * v;
+            }
+        }
+        norm = Math.sqrt(norm);
+        if (maxNorm > 0) {
+            double coef = maxNorm / (norm + 1e-6);
+            if (coef < 1) {
+                scale(grads, (float) coef);
+            }
+        }
+        return norm;
     }
 
     /** The batches of one epoch: shuffled with the run's seed, bucketed by length, the batch order shuffled. */
@@ -239,37 +285,10 @@ public final class AdapterTrainer {
                 samples += batch.size();
                 lossSum += lg.loss();
                 tokenCount += batch.targetTokens();
-                if (acc == null) {
-                    acc = lg.grads();
-                } else {
-                    for (Map.Entry<String, float[]> e : lg.grads().entrySet()) {
-                        float[] d = acc.get(e.getKey());
-                        float[] g = e.getValue();
-                        for (int i = 0; i < d.length; i++) {
-                            d[i] += g[i];
-                        }
-                    }
-                }
+                acc = accumulate(acc, lg.grads());
             }
-            float scale = 1f / options.gradientAccumulation();
-            double norm = 0;
-            for (float[] g : acc.values()) {
-                for (int i = 0; i < g.length; i++) {
-                    g[i] *= scale;
-                    norm += (double) g[i] * g[i];
-                }
-            }
-            norm = Math.sqrt(norm);
-            if (options.clipNorm() > 0) {
-                double coef = options.clipNorm() / (norm + 1e-6);
-                if (coef < 1) {
-                    for (float[] g : acc.values()) {
-                        for (int i = 0; i < g.length; i++) {
-                            g[i] *= (float) coef;
-                        }
-                    }
-                }
-            }
+            scale(acc, 1f / options.gradientAccumulation());
+            double norm = clipGradients(acc, options.clipNorm());
             double lr = learningRate(options.learningRate(), step, planned, options.warmupRatio());
             adam.update(projector.parameters(), acc, lr);
             lastLoss = lossSum / options.gradientAccumulation();

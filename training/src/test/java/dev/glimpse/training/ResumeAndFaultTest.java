@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.glimpse.core.SafetensorsFile;
+import dev.glimpse.core.TestData;
 import dev.glimpse.core.TensorInfo;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -76,7 +77,7 @@ class ResumeAndFaultTest {
     static Process startChild(Path out, boolean resume, long sleepMs) throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         ProcessBuilder pb = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
-                "-Dai.djl.offline=true", "-Dglimpse.shared=" + System.getProperty("glimpse.shared"),
+                "-Dai.djl.offline=true", "-Dglimpse.repo=" + TestData.repo(),
                 ToyTask.class.getName(), out.toString(), Boolean.toString(resume), Integer.toString(STEPS),
                 Long.toString(sleepMs));
         pb.redirectErrorStream(true);
@@ -90,7 +91,6 @@ class ResumeAndFaultTest {
         byte[] before = Files.readAllBytes(a.resolve("adapter.safetensors"));
         AdapterTrainer.Result r = ToyTask.run(a, true, 6, 0);
         assertEquals(6, r.steps());
-        assertEquals(0.0, maxAbsDiff(a.resolve("adapter.safetensors"), a.resolve("adapter.safetensors")));
         assertTrue(java.util.Arrays.equals(before, Files.readAllBytes(a.resolve("adapter.safetensors"))));
     }
 }

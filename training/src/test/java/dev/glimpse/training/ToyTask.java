@@ -3,7 +3,7 @@ package dev.glimpse.training;
 import ai.djl.ndarray.types.DataType;
 import dev.glimpse.core.GlimpseEngine;
 import dev.glimpse.core.Progress;
-import dev.glimpse.core.SharedData;
+import dev.glimpse.core.TestData;
 import dev.glimpse.fusion.Projector;
 import dev.glimpse.fusion.ProjectorType;
 import dev.glimpse.language.CausalLM;
@@ -41,7 +41,7 @@ final class ToyTask {
     }
 
     static CausalLM lm() {
-        return CausalLM.load(SharedData.model("stories260k"), GlimpseEngine.newCpuManager(), DataType.FLOAT32);
+        return CausalLM.load(TestData.model("stories260k"), GlimpseEngine.newCpuManager(), DataType.FLOAT32);
     }
 
     static TrainingOptions options(int steps) {

@@ -8,7 +8,7 @@ import dev.glimpse.core.DType;
 import dev.glimpse.core.GlimpseEngine;
 import dev.glimpse.core.SafetensorsFile;
 import dev.glimpse.core.SafetensorsWriter;
-import dev.glimpse.core.SharedData;
+import dev.glimpse.core.TestData;
 import dev.glimpse.fusion.MultimodalPrompt;
 import dev.glimpse.fusion.Projector;
 import dev.glimpse.language.CausalLM;
@@ -21,8 +21,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** One projector training step and five AdamW steps through frozen tiny-qwen2, against PyTorch. */
 class TrainStepParityTest {
-    static final Path REF = SharedData.fixture("train-step").resolve("reference.safetensors");
-
     static double relErr(float[] got, float[] want) {
         double err = 0;
         double scale = 0;
@@ -46,8 +44,8 @@ class TrainStepParityTest {
 
     @Test
     void lossGradientsAndFiveAdamWStepsMatchPyTorch(@TempDir Path dir) {
-        try (SafetensorsFile ref = SafetensorsFile.open(REF);
-             CausalLM lm = CausalLM.load(SharedData.fixture("tiny-qwen2"), GlimpseEngine.newCpuManager(),
+        try (SafetensorsFile ref = SafetensorsFile.open(TestData.fixture("train-step").resolve("reference.safetensors"));
+             CausalLM lm = CausalLM.load(TestData.fixture("tiny-qwen2"), GlimpseEngine.newCpuManager(),
                      DataType.FLOAT32)) {
             // the fixture's initial projector, saved in LLaVA names and read back like any adapter
             Path init = dir.resolve("init.safetensors");
@@ -78,7 +76,8 @@ class TrainStepParityTest {
             for (Map.Entry<String, float[]> g : first.grads().entrySet()) {
                 worstGrad = Math.max(worstGrad, relErr(g.getValue(), ref.toFloats("grad." + g.getKey())));
             }
-            assertTrue(worstGrad <= 1e-4, "gradient relative error " + worstGrad);
+            // measured 6.0e-7 relative
+            assertTrue(worstGrad <= 1e-5, "gradient relative error " + worstGrad);
             float[] losses = ref.toFloats("losses");
             AdamW adam = new AdamW(0.9, 0.999, 1e-8, 0.0);
             double worstLoss = 0;

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.glimpse.core.DType;
-import dev.glimpse.core.SharedData;
+import dev.glimpse.core.TestData;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -17,7 +17,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 class FeatureCacheTest {
     static List<Path> fixtureImages() throws Exception {
-        try (Stream<Path> s = Files.list(SharedData.fixture("images"))) {
+        try (Stream<Path> s = Files.list(TestData.fixture("images"))) {
             return s.sorted().toList();
         }
     }
@@ -32,7 +32,7 @@ class FeatureCacheTest {
         Files.copy(images.get(0), copy);
         images.add(copy);
         Path root = dir.resolve("cache");
-        try (OnnxVisionTower tower = OnnxVisionTower.builder(SharedData.fixture("tiny-clip-vision")).layer("-2").build()) {
+        try (OnnxVisionTower tower = OnnxVisionTower.builder(TestData.fixture("tiny-clip-vision")).layer("-2").build()) {
             FeatureCache.Result r;
             try (FeatureCache c = FeatureCache.open(root, tower, DType.F32)) {
                 r = c.encodeAll(images, 4, dev.glimpse.core.Progress.NONE);
@@ -54,7 +54,7 @@ class FeatureCacheTest {
             }
         }
         // another layer is another cache: nothing stale is served
-        try (OnnxVisionTower last = OnnxVisionTower.builder(SharedData.fixture("tiny-clip-vision")).build();
+        try (OnnxVisionTower last = OnnxVisionTower.builder(TestData.fixture("tiny-clip-vision")).build();
              FeatureCache c = FeatureCache.open(root, last, DType.F16)) {
             assertEquals(0, c.size());
             FeatureCache.Result r = c.encodeAll(fixtureImages(), 8, dev.glimpse.core.Progress.NONE);
@@ -72,10 +72,10 @@ class FeatureCacheTest {
 
     @Test
     void preprocessingChangesTheKey() {
-        try (OnnxVisionTower a = OnnxVisionTower.builder(SharedData.fixture("tiny-clip-vision")).build();
-             OnnxVisionTower b = OnnxVisionTower.builder(SharedData.fixture("tiny-clip-vision"))
+        try (OnnxVisionTower a = OnnxVisionTower.builder(TestData.fixture("tiny-clip-vision")).build();
+             OnnxVisionTower b = OnnxVisionTower.builder(TestData.fixture("tiny-clip-vision"))
                      .processor(new ImageProcessor(dev.glimpse.core.PreprocessorConfig.read(
-                             SharedData.fixture("tiny-clip-vision")), ImageProcessor.ResizeBackend.PILLOW)).build()) {
+                             TestData.fixture("tiny-clip-vision")), ImageProcessor.ResizeBackend.PILLOW)).build()) {
             assertNotEquals(a.id(), b.id());
         }
     }

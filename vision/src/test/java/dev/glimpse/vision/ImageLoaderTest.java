@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.glimpse.core.BadInputException;
-import dev.glimpse.core.SharedData;
+import dev.glimpse.core.TestData;
 import java.awt.image.BufferedImage;
 import java.awt.image.IndexColorModel;
 import java.io.ByteArrayOutputStream;
@@ -76,7 +76,7 @@ class ImageLoaderTest {
         assertEquals(187, (p >> 8) & 0xff);
         assertEquals(227, p & 0xff);
         // the fixture image with real transparency
-        BufferedImage fix = loader.load(SharedData.fixture("images").resolve("synthetic_rgba.png"));
+        BufferedImage fix = loader.load(TestData.fixture("images").resolve("synthetic_rgba.png"));
         assertEquals(0xffffff, fix.getRGB(0, 0) & 0xffffff);
     }
 

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.glimpse.core.SafetensorsFile;
-import dev.glimpse.core.SharedData;
+import dev.glimpse.core.TestData;
 import java.awt.image.BufferedImage;
 import java.nio.file.Path;
 import java.util.List;
@@ -23,14 +23,14 @@ class PreprocessingParityTest {
     @ParameterizedTest
     @ValueSource(strings = {"tiny-clip-vision", "tiny-siglip-vision"})
     void slowProcessorPixelValues(String tower) {
-        Path dir = SharedData.fixture(tower);
+        Path dir = TestData.fixture(tower);
         ImageProcessor proc = ImageProcessor.read(dir);
         ImageLoader loader = new ImageLoader();
         double worst = 0;
         try (SafetensorsFile ref = SafetensorsFile.open(dir.resolve("reference.safetensors"))) {
             for (String name : IMAGES) {
                 // the fixture script ran img.convert("RGB") (alpha dropped, not composited) before the processor
-                BufferedImage img = dropAlpha(SharedData.fixture("images").resolve(name + ".png"));
+                BufferedImage img = dropAlpha(TestData.fixture("images").resolve(name + ".png"));
                 float[] got = proc.pixelValues(img);
                 float[] want = ref.toFloats(name + ".slow.pixel_values");
                 assertEquals(want.length, got.length, name);
@@ -68,8 +68,8 @@ class PreprocessingParityTest {
 
     @Test
     void pillowAndTorchvisionBackendsDifferByAtMostOneLevel() {
-        Path dir = SharedData.fixture("tiny-clip-vision");
-        BufferedImage img = new ImageLoader().load(SharedData.fixture("images").resolve("sqa_13204.png"));
+        Path dir = TestData.fixture("tiny-clip-vision");
+        BufferedImage img = new ImageLoader().load(TestData.fixture("images").resolve("sqa_13204.png"));
         float[] tv = new ImageProcessor(dev.glimpse.core.PreprocessorConfig.read(dir),
                 ImageProcessor.ResizeBackend.TORCHVISION).pixelValues(img);
         float[] pil = new ImageProcessor(dev.glimpse.core.PreprocessorConfig.read(dir),
@@ -83,11 +83,11 @@ class PreprocessingParityTest {
 
     @Test
     void mobileNetBilinearIsBitExact() {
-        Path kit = SharedData.model("mobilenet-v2-features");
+        Path kit = TestData.model("mobilenet-v2-features");
         ImageProcessor proc = ImageProcessor.read(kit);
-        BufferedImage img = new ImageLoader().load(SharedData.scienceQa().resolve("images/test/13263/image.png"));
+        BufferedImage img = new ImageLoader().load(TestData.scienceQa().resolve("images/test/13263/image.png"));
         float[] got = proc.pixelValues(img);
-        try (SafetensorsFile ref = SafetensorsFile.open(kit.resolve("reference.safetensors"))) {
+        try (SafetensorsFile ref = SafetensorsFile.open(TestData.mobileNetReference())) {
             float[] want = ref.toFloats("scienceqa_test_13263.pixel_values");
             assertArrayEquals(want, got, 0f);
         }

@@ -10,7 +10,7 @@ import ai.djl.ndarray.types.DataType;
 import dev.glimpse.core.BadInputException;
 import dev.glimpse.core.GlimpseEngine;
 import dev.glimpse.core.SafetensorsFile;
-import dev.glimpse.core.SharedData;
+import dev.glimpse.core.TestData;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -19,7 +19,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /** Both tower paths against transformers' outputs, given the fixture's own pixel_values. */
 class TowerParityTest {
-    static final double TOLERANCE = 1e-4;
+    // measured up to 3.1e-6 (ONNX and DJL, CLIP and SigLIP); hidden states reach |x| ~ 5
+    static final double TOLERANCE = 1e-5;
     static final List<String> IMAGES = PreprocessingParityTest.IMAGES;
 
     static double maxAbs(float[] a, float[] b) {
@@ -34,7 +35,7 @@ class TowerParityTest {
     @ParameterizedTest
     @ValueSource(strings = {"tiny-clip-vision", "tiny-siglip-vision"})
     void onnxLastAndPenultimate(String tower) {
-        Path dir = SharedData.fixture(tower);
+        Path dir = TestData.fixture(tower);
         try (OnnxVisionTower last = OnnxVisionTower.builder(dir).dropCls(false).build();
              OnnxVisionTower pen = OnnxVisionTower.builder(dir).layer("-2").dropCls(false).build();
              SafetensorsFile ref = SafetensorsFile.open(dir.resolve("reference.safetensors"))) {
@@ -54,7 +55,7 @@ class TowerParityTest {
     @ParameterizedTest
     @ValueSource(strings = {"tiny-clip-vision", "tiny-siglip-vision"})
     void djlLastPenultimateAndPooled(String tower) {
-        Path dir = SharedData.fixture(tower);
+        Path dir = TestData.fixture(tower);
         try (VitVisionTower vit = VitVisionTower.load(dir, -1, false);
              SafetensorsFile ref = SafetensorsFile.open(dir.resolve("reference.safetensors"));
              NDManager m = GlimpseEngine.newCpuManager()) {
@@ -76,7 +77,7 @@ class TowerParityTest {
 
     @Test
     void clsSelectionAndLayerChoice() {
-        Path dir = SharedData.fixture("tiny-clip-vision");
+        Path dir = TestData.fixture("tiny-clip-vision");
         try (VitVisionTower vit = VitVisionTower.load(dir, -2, true);
              OnnxVisionTower onnx = OnnxVisionTower.builder(dir).layer("-2").build();
              SafetensorsFile ref = SafetensorsFile.open(dir.resolve("reference.safetensors"))) {
@@ -100,17 +101,16 @@ class TowerParityTest {
 
     @Test
     void mobileNetOnnxMatchesItsReference() {
-        Path kit = SharedData.model("mobilenet-v2-features");
+        Path kit = TestData.model("mobilenet-v2-features");
         try (OnnxVisionTower last = OnnxVisionTower.builder(kit).build();
              OnnxVisionTower mid = OnnxVisionTower.builder(kit).layer("block_13_hidden_state").build();
-             SafetensorsFile ref = SafetensorsFile.open(kit.resolve("reference.safetensors"))) {
+             SafetensorsFile ref = SafetensorsFile.open(TestData.mobileNetReference())) {
             assertEquals(49, mid.numTokens());
             assertEquals(160, mid.hiddenSize());
             double worstLast = 0;
             double worstMid = 0;
             double worstPool = 0;
-            for (String id : List.of("scienceqa_test_13263", "scienceqa_test_8957", "scienceqa_test_9389",
-                    "synthetic_pattern")) {
+            for (String id : List.of("scienceqa_test_13263", "synthetic_pattern")) {
                 float[] px = ref.toFloats(id + ".pixel_values");
                 Features f = last.encodePixels(px, 1);
                 worstLast = Math.max(worstLast, maxAbs(f.values(), ref.toFloats(id + ".last_hidden_state")));
@@ -122,13 +122,14 @@ class TowerParityTest {
                     worstPool);
             // reference.json's recommended tolerances: the reference is a float64 TF-semantics forward, values in
             // [0, 6]; ORT's fp32 kernels measured 3.5e-5 / 5.1e-6 there
-            assertTrue(worstLast <= 2e-4, "last " + worstLast);
-            assertTrue(worstPool <= 5e-5, "pooled " + worstPool);
-            assertTrue(worstMid <= 2e-4, "block_13 " + worstMid);
+            // (reference.json recommends 2e-4 / 5e-5); on these two inputs 3.5e-5 / 1.5e-5 / 2.9e-6, so ~3x margins
+            assertTrue(worstLast <= 1e-4, "last " + worstLast);
+            assertTrue(worstPool <= 1e-5, "pooled " + worstPool);
+            assertTrue(worstMid <= 5e-5, "block_13 " + worstMid);
             // end to end from the image file: the same tensor as the reference's own pixel values give
             Features fromImage = mid.encode(List.of(new ImageLoader()
-                    .load(SharedData.scienceQa().resolve("images/test/13263/image.png"))));
-            assertTrue(maxAbs(fromImage.values(), ref.toFloats("scienceqa_test_13263.block_13_hidden_state")) <= 2e-4);
+                    .load(TestData.scienceQa().resolve("images/test/13263/image.png"))));
+            assertTrue(maxAbs(fromImage.values(), ref.toFloats("scienceqa_test_13263.block_13_hidden_state")) <= 5e-5);
         }
     }
 }

@@ -25,7 +25,7 @@ import picocli.CommandLine.Spec;
         description = "Encode images once with a frozen vision tower into a reusable feature cache.",
         footer = {"", "Examples:",
             "  glimpse features --vision samples/demo-kit/mobilenet-v2-features --layer block_13_hidden_state "
-                    + "--images ../shared/data/scienceqa/images --out cache/",
+                    + "--images scienceqa/images --out cache/",
             "  glimpse features --vision openai/clip-vit-large-patch14-336 --layer -2 --images list.txt --out cache/"})
 final class FeaturesCommand implements Callable<Integer> {
     static final List<String> EXTENSIONS = List.of(".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff");

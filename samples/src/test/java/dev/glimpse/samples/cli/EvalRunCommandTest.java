@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.glimpse.core.SharedData;
+import dev.glimpse.core.TestData;
 import dev.glimpse.samples.demo.DiagramDataset;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,14 +33,17 @@ class EvalRunCommandTest {
         assertEquals(0, t.code(), t.err());
         Path out = dir.resolve("eval");
         String[] args = {"eval", "run", "--model", bundle.toString(), "--questions",
-            SharedData.scienceQa().resolve("questions/llava_test_CQM-A.json").toString(), "--images",
-            SharedData.scienceQa().resolve("images").toString(), "--limit", "12", "--out", out.toString(), "--json"};
+            TestData.scienceQa().resolve("questions/llava_test_CQM-A.json").toString(), "--images",
+            TestData.scienceQa().resolve("images").toString(), "--limit", "12", "--out", out.toString(), "--json"};
         CliRunner r = CliRunner.run(args);
         assertEquals(0, r.code(), r.err());
         JsonNode j = new ObjectMapper().readTree(r.out());
         assertEquals(12, j.get("total").asInt());
-        assertTrue(j.get("accuracy").asDouble() >= 0);
         long answered = Files.readAllLines(out.resolve("answers.jsonl")).size();
+        // ScienceQA's convention: a question without an answer (here: its image is not in testdata) counts as wrong
+        assertTrue(j.get("missing").asInt() > 0 && answered > 0, r.out());
+        assertTrue(j.get("correct").asInt() <= answered);
+        assertEquals(100.0 * j.get("correct").asInt() / 12, j.get("accuracy").asDouble(), 0.005);
         assertEquals(12 - j.get("missing").asInt(), answered);
         assertTrue(Files.isRegularFile(out.resolve("report.md")));
         // again: nothing new to answer, same numbers

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.glimpse.core.SharedData;
+import dev.glimpse.core.TestData;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -35,7 +35,7 @@ class InspectCommandTest {
 
     @Test
     void singleFileAndFixtureDirectories() throws Exception {
-        CliRunner r = CliRunner.run("inspect", SharedData.fixture("tiny-llava").resolve("model.safetensors").toString(),
+        CliRunner r = CliRunner.run("inspect", TestData.fixture("tiny-llava").resolve("model.safetensors").toString(),
                 "--json");
         assertEquals(0, r.code(), r.err());
         JsonNode j = new ObjectMapper().readTree(r.out());
