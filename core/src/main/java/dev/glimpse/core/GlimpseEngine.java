@@ -3,15 +3,29 @@ package dev.glimpse.core;
 import ai.djl.Device;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDManager;
-import java.util.logging.Logger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * The one place where Glimpse starts DJL. It must run before any other DJL class is touched: it puts DJL in offline
- * mode (DJL would otherwise download libraries on its own) and opts out of DJL's telemetry (which otherwise probes
- * the cloud metadata address 169.254.169.254 at start-up), sets thread counts, and picks the device.
+ * The one place where Glimpse starts DJL. It must run before any other DJL class is touched. Glimpse sets these
+ * JVM-wide system properties, each only when the application (or the command line) has not set it already:
+ * <ul>
+ *   <li>{@code ai.djl.offline=true}: DJL would otherwise download native libraries and models on its own; Glimpse's
+ *       only network access is a model download the user asks for ({@link ModelRepository}).</li>
+ *   <li>{@code OPT_OUT_TRACKING=true} (unless the environment variable of that name is set): DJL's telemetry would
+ *       otherwise probe the cloud metadata address 169.254.169.254 at start-up.</li>
+ *   <li>{@code ai.djl.pytorch.num_interop_threads=1}: libtorch would start an inter-op pool on top of the intra-op
+ *       one; Glimpse's work is one large op at a time.</li>
+ *   <li>{@code ai.djl.pytorch.num_threads}: only when {@link #threads(int)}, {@code glimpse.threads} or
+ *       {@code GLIMPSE_THREADS} asks for a thread count.</li>
+ * </ul>
+ * An application that wants other values sets them before its first Glimpse call. Logging goes through SLF4J; the
+ * application chooses the binding.
+ *
+ * <p>Thread-safe: every method may be called from any thread.
  */
 public final class GlimpseEngine {
-    private static final Logger LOG = Logger.getLogger(GlimpseEngine.class.getName());
+    private static final Logger LOG = LoggerFactory.getLogger(GlimpseEngine.class);
     private static volatile Engine engine;
     private static volatile Device device;
 
@@ -21,16 +35,36 @@ public final class GlimpseEngine {
         configureProperties();
     }
 
-    /** Sets DJL's offline and no-telemetry switches unless the user set them explicitly. */
+    /** Sets DJL's offline, no-telemetry and inter-op switches unless the application set them explicitly. */
     public static void configureProperties() {
-        if (System.getProperty("ai.djl.offline") == null) {
-            System.setProperty("ai.djl.offline", "true");
+        setIfAbsent("ai.djl.offline", "true");
+        if (System.getenv("OPT_OUT_TRACKING") == null) {
+            setIfAbsent("OPT_OUT_TRACKING", "true");
         }
-        System.setProperty("OPT_OUT_TRACKING", "true");
-        // DJL's PyTorch engine would otherwise start its own inter-op pool on top of the intra-op one
-        if (System.getProperty("ai.djl.pytorch.num_interop_threads") == null) {
-            System.setProperty("ai.djl.pytorch.num_interop_threads", "1");
+        setIfAbsent("ai.djl.pytorch.num_interop_threads", "1");
+    }
+
+    private static void setIfAbsent(String key, String value) {
+        if (System.getProperty(key) == null) {
+            System.setProperty(key, value);
         }
+    }
+
+    /**
+     * Sets libtorch's intra-op thread count (JVM-wide: libtorch has one pool per process). Before the engine starts
+     * this becomes {@code ai.djl.pytorch.num_threads}; afterwards it is applied to the running pool.
+     */
+    public static void threads(int n) {
+        if (n < 1) {
+            throw new BadInputException("thread count must be >= 1, got " + n);
+        }
+        synchronized (GlimpseEngine.class) {
+            if (engine == null) {
+                System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(n));
+                return;
+            }
+        }
+        ai.djl.pytorch.jni.JniUtils.setNumThreads(n);
     }
 
     /** The PyTorch engine, started once. */
@@ -71,13 +105,13 @@ public final class GlimpseEngine {
                     boolean gpuWanted = want == null || want.startsWith("gpu") || want.startsWith("cuda");
                     if (gpuWanted && e.getGpuCount() > 0) {
                         device = Device.gpu();
-                        LOG.info("Glimpse computes on " + device + " (" + e.getGpuCount() + " GPU(s) found)");
+                        LOG.info("Glimpse computes on {} ({} GPU(s) found)", device, e.getGpuCount());
                     } else {
                         device = Device.cpu();
                         if (want != null && !want.equals("cpu")) {
-                            LOG.warning("GPU requested but none is usable by libtorch; falling back to the CPU");
+                            LOG.warn("GPU requested but none is usable by libtorch; falling back to the CPU");
                         } else {
-                            LOG.fine("Glimpse computes on the CPU");
+                            LOG.debug("Glimpse computes on the CPU");
                         }
                     }
                 }
@@ -90,6 +124,15 @@ public final class GlimpseEngine {
     /** A new root manager on the chosen device; close it to free its native memory. */
     public static NDManager newManager() {
         return NDManager.newBaseManager(device(), engine().getEngineName());
+    }
+
+    /** A new root manager on {@code device} (e.g. {@code Device.cpu()}, {@code Device.gpu(0)}). */
+    public static NDManager newManager(Device device) {
+        if (device.isGpu() && device.getDeviceId() >= engine().getGpuCount()) {
+            throw new BadInputException("device " + device + " requested but libtorch sees " + engine().getGpuCount()
+                    + " GPU(s)");
+        }
+        return NDManager.newBaseManager(device, engine().getEngineName());
     }
 
     /** A new root manager on the CPU. */

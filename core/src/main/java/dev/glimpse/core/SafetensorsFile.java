@@ -31,6 +31,9 @@ import java.util.Map;
  * A safetensors file opened for reading. The header is validated completely before any tensor data is touched;
  * each tensor's bytes are memory-mapped on demand, so files far larger than 2 GiB work as long as one tensor fits
  * in one mapping (2 GiB).
+ *
+ * <p>Thread-safe for reading: each tensor is mapped (or read at its position) independently of other readers;
+ * close the file once all readers are done.
  */
 public final class SafetensorsFile implements AutoCloseable {
     /** Headers larger than this are refused: real ones are a few MiB at most. */

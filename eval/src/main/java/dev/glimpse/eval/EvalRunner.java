@@ -19,6 +19,8 @@ import java.util.Map;
  * Runs a model over ScienceQA problems: by option likelihood (letters or full option texts) or by generation
  * then parsing. Each answer is appended to {@code answers.jsonl} (LLaVA's answer format) as it is made, so a
  * restart skips the ids already done; the report is scored from that file exactly as {@code eval score} would.
+ *
+ * <p>Stateless; a run writes only into its own output directory. Run one evaluation per output directory at a time.
  */
 public final class EvalRunner {
     /** What a model must do to be evaluated; {@code image} is null for text-only problems. */

@@ -16,10 +16,16 @@ import java.util.Random;
  * The trainable bridge from vision features to LLM embeddings: {@code linear} (LLaVA v1) or {@code mlp2x_gelu}
  * (linear_1 → GELU → linear_2, LLaVA-1.5), optionally scaled by {@code tanh(gate)} with the gate starting at 0
  * (LLaMA-Adapter's zero-init: training starts from an LLM the image cannot yet disturb). Parameters live in Java
- * arrays, named as LLaVA names them ({@code multi_modal_projector.linear_1.weight}, …).
+ * arrays, named as LLaVA names them ({@code multi_modal_projector.linear_1.weight}, …). Optionally a learned
+ * position embedding per image token ({@code position_embedding} [tokens, outDim], zero at the start) is added to
+ * the projected tokens: a per-token MLP cannot tell where a token sits, and a small LLM reads that poorly from the
+ * token order alone (where things are, how many there are).
+ *
+ * <p>Concurrent forward passes are safe; training updates the weights in place, so do not share a projector that is being trained.
  */
 public final class Projector {
     public static final String PREFIX = "multi_modal_projector.";
+    static final String POSITIONS = "position_embedding";
 
     private final ProjectorType type;
     private final int inDim;
@@ -70,6 +76,26 @@ public final class Projector {
         s.put(name + ".bias", new long[] {out});
     }
 
+    /**
+     * This projector plus a zero-initialised position embedding for {@code tokens} image tokens: the model starts
+     * exactly as without it. Parameters are copied.
+     */
+    public Projector withPositionEmbedding(int tokens) {
+        if (tokens < 1) {
+            throw new BadInputException("position embedding needs >= 1 image token, got " + tokens);
+        }
+        Projector c = copy();
+        c.params.put(POSITIONS, new float[tokens * outDim]);
+        c.shapes.put(POSITIONS, new long[] {tokens, outDim});
+        return c;
+    }
+
+    /** Image tokens of the position embedding, or 0 without one. */
+    public int positions() {
+        long[] s = shapes.get(POSITIONS);
+        return s == null ? 0 : (int) s[0];
+    }
+
     /** Reads {@code multi_modal_projector.*} tensors (from an adapter file or a whole LLaVA checkpoint). */
     public static Projector fromCheckpoint(Checkpoint ckpt, String prefix) {
         String l1 = prefix + "linear_1.weight";
@@ -94,6 +120,15 @@ public final class Projector {
         if (gated) {
             p.put("gate", ckpt.toFloats(prefix + "gate"));
             s.put("gate", new long[] {1});
+        }
+        if (ckpt.contains(prefix + POSITIONS)) {
+            long[] ps = ckpt.info(prefix + POSITIONS).shape();
+            if (ps.length != 2 || ps[1] != out) {
+                throw new BadInputException(ckpt.location() + ": " + prefix + POSITIONS + " has shape "
+                        + java.util.Arrays.toString(ps) + ", expected [tokens, " + out + "]");
+            }
+            p.put(POSITIONS, ckpt.toFloats(prefix + POSITIONS));
+            s.put(POSITIONS, ps);
         }
         return new Projector(mlp ? ProjectorType.MLP2X_GELU : ProjectorType.LINEAR, (int) s1[1], out, gated, p, s);
     }
@@ -153,6 +188,11 @@ public final class Projector {
         if (type == ProjectorType.MLP2X_GELU) {
             h = gelu(h);
             h = linear(h, p.get("linear_2.weight"), p.get("linear_2.bias"));
+        }
+        NDArray pos = p.get(POSITIONS);
+        if (pos != null) {
+            // rows are image-major: [images x tokens, outDim]
+            h = h.reshape(-1, pos.getShape().get(0), outDim).add(pos).reshape(-1, outDim);
         }
         if (gated) {
             h = h.mul(p.get("gate").tanh());

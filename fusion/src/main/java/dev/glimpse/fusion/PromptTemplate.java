@@ -8,6 +8,8 @@ import java.util.List;
  * <p>The template may use {@code {context}} ("Context: …\n" when there is one), {@code {question}} and
  * {@code {options}} ("A. …\nB. …\n" when choices are scored by letter), and holds one {@code <image>} per image.
  * With {@link Scoring#LETTERS} each option is scored as its letter; with {@link Scoring#OPTIONS} as its own text.
+ *
+ * <p>Immutable and thread-safe.
  */
 public record PromptTemplate(String template, Scoring scoring, String answerPrefix) {
     /** What is scored for each choice. */

@@ -1,5 +1,6 @@
 package dev.glimpse.fusion;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -15,6 +16,7 @@ import dev.glimpse.core.GlimpseEngine;
 import dev.glimpse.core.LlavaConfig;
 import dev.glimpse.core.ModelConfig;
 import dev.glimpse.core.ModelRepository;
+import dev.glimpse.core.Progress;
 import dev.glimpse.core.TensorInfo;
 import dev.glimpse.language.CausalLM;
 import dev.glimpse.language.GenerationOptions;
@@ -56,6 +58,10 @@ public final class VisionLanguageModel implements AutoCloseable {
             throw new BadInputException("projector maps " + projector.inputDim() + "→" + projector.outputDim()
                     + " but the tower gives " + tower.hiddenSize() + " and the LLM takes " + llm.config().hiddenSize());
         }
+        if (projector.positions() > 0 && projector.positions() != tower.numTokens()) {
+            throw new BadInputException("the projector's position embedding covers " + projector.positions()
+                    + " image tokens but the tower gives " + tower.numTokens());
+        }
         this.tower = tower;
         this.llm = llm;
         this.projector = projector;
@@ -82,17 +88,112 @@ public final class VisionLanguageModel implements AutoCloseable {
         return new VisionLanguageModel(tower, llm, projector, template);
     }
 
-    /** Loads a Glimpse bundle directory, a LLaVA checkpoint directory, or a hub id of either. */
+    /**
+     * Loads a Glimpse bundle directory, a LLaVA checkpoint directory, or a hub id of either, with the repository
+     * settings of the environment (HF_HOME, HF_HUB_OFFLINE, HF_TOKEN) and the default device. Same as
+     * {@code builder().model(name).build()}.
+     */
     public static VisionLanguageModel load(String name) {
-        Path dir = ModelRepository.fromEnvironment().resolve(name);
-        if (Files.isRegularFile(dir.resolve(BUNDLE))) {
-            return loadBundle(dir);
+        return builder().model(name).build();
+    }
+
+    /** Loads a model with explicit settings (repository, device, dtype, threads), no system properties needed. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Where and how to load: one instance per {@link Builder#build()}. */
+    private record Loader(ModelRepository repository, Device device, DataType dataType) {
+        NDManager llmManager() {
+            return device == null ? GlimpseEngine.newManager() : GlimpseEngine.newManager(device);
         }
-        if (Files.isRegularFile(dir.resolve("config.json")) && ModelConfig.read(dir) instanceof LlavaConfig) {
-            return loadLlava(dir);
+
+        CausalLM llm(Path dir) {
+            NDManager m = llmManager();
+            return CausalLM.load(dir, m, dataType != null ? dataType : CausalLM.defaultType(m));
         }
-        throw new BadInputException(dir + ": neither a Glimpse bundle (bundle.json) nor a LLaVA checkpoint"
-                + " (config.json with model_type llava)");
+    }
+
+    /**
+     * Settings for loading a {@link VisionLanguageModel}. Example:
+     * <pre>{@code
+     * try (VisionLanguageModel m = VisionLanguageModel.builder()
+     *         .model("runs/demo/bundle")                 // bundle, LLaVA checkpoint, or hub id org/name[@rev]
+     *         .repository(ModelRepository.builder().cacheDir(Path.of("models")).offline(true).build())
+     *         .device(Device.cpu()).dataType(DataType.FLOAT32).threads(4)
+     *         .build()) {
+     *     Answer a = m.answer(Question.of(image, "What color is the ball?", List.of("red", "blue")));
+     * }
+     * }</pre>
+     */
+    public static final class Builder {
+        private String model;
+        private ModelRepository repository;
+        private Device device;
+        private DataType dataType;
+        private int threads;
+        private Progress progress = Progress.NONE;
+
+        private Builder() {}
+
+        /** A bundle directory, a LLaVA checkpoint directory, or a hub id {@code org/name[@revision]}. */
+        public Builder model(String model) {
+            this.model = model;
+            return this;
+        }
+
+        /** Cache directory, offline mode and token for hub ids (default: from the environment, as huggingface_hub). */
+        public Builder repository(ModelRepository repository) {
+            this.repository = repository;
+            return this;
+        }
+
+        /** The LLM's device (default: a GPU when libtorch sees one and glimpse.device is not cpu; else the CPU). */
+        public Builder device(Device device) {
+            this.device = device;
+            return this;
+        }
+
+        /** The LLM's weights: FLOAT32 or FLOAT16 (default: fp32 on the CPU, fp16 on a GPU). */
+        public Builder dataType(DataType dataType) {
+            if (dataType != DataType.FLOAT32 && dataType != DataType.FLOAT16) {
+                throw new BadInputException("dataType must be FLOAT32 or FLOAT16, got " + dataType);
+            }
+            this.dataType = dataType;
+            return this;
+        }
+
+        /** libtorch's intra-op threads (JVM-wide; see {@link GlimpseEngine#threads(int)}). */
+        public Builder threads(int threads) {
+            this.threads = threads;
+            return this;
+        }
+
+        /** Download progress when the environment's repository is used (ignored with {@link #repository}). */
+        public Builder progress(Progress progress) {
+            this.progress = progress == null ? Progress.NONE : progress;
+            return this;
+        }
+
+        public VisionLanguageModel build() {
+            if (model == null || model.isBlank()) {
+                throw new BadInputException("VisionLanguageModel.builder(): model(...) is required");
+            }
+            if (threads > 0) {
+                GlimpseEngine.threads(threads);
+            }
+            Loader l = new Loader(repository != null ? repository : ModelRepository.builder().progress(progress)
+                    .build(), device, dataType);
+            Path dir = l.repository().resolve(model);
+            if (Files.isRegularFile(dir.resolve(BUNDLE))) {
+                return loadBundle(dir, l);
+            }
+            if (Files.isRegularFile(dir.resolve("config.json")) && ModelConfig.read(dir) instanceof LlavaConfig) {
+                return loadLlava(dir, l);
+            }
+            throw new BadInputException(dir + ": neither a Glimpse bundle (bundle.json) nor a LLaVA checkpoint"
+                    + " (config.json with model_type llava)");
+        }
     }
 
     /** What a bundle references; paths are relative to the bundle directory unless absolute (or hub ids). */
@@ -118,7 +219,7 @@ public final class VisionLanguageModel implements AutoCloseable {
         }
     }
 
-    static VisionLanguageModel loadBundle(Path dir) {
+    static VisionLanguageModel loadBundle(Path dir, Loader l) {
         JsonNode n;
         try {
             n = new ObjectMapper().readTree(dir.resolve(BUNDLE).toFile());
@@ -133,15 +234,15 @@ public final class VisionLanguageModel implements AutoCloseable {
         PromptTemplate t = new PromptTemplate(n.path("prompt_template").asText(PromptTemplate.LLAVA.template()),
                 PromptTemplate.Scoring.valueOf(n.path("scoring").asText("letters").toUpperCase(java.util.Locale.ROOT)),
                 n.path("answer_prefix").asText(" "));
-        Path vision = resolve(dir, n.get("vision").asText());
-        Path llmDir = resolve(dir, n.get("llm").asText());
-        Adapter adapter = Adapter.load(resolve(dir, n.get("adapter").asText()));
+        Path vision = resolve(dir, n.get("vision").asText(), l.repository());
+        Path llmDir = resolve(dir, n.get("llm").asText(), l.repository());
+        Adapter adapter = Adapter.load(resolve(dir, n.get("adapter").asText(), l.repository()));
         String layer = n.path("vision_layer").asText("-2");
         boolean dropCls = n.path("drop_cls").asBoolean(true);
         VisionTower tower = openTower(vision, layer, dropCls);
         CausalLM lm = null;
         try {
-            lm = CausalLM.load(llmDir);
+            lm = l.llm(llmDir);
             return of(tower, lm, adapter, llmDir.getFileName().toString(), t);
         } catch (RuntimeException e) {
             tower.close();
@@ -152,7 +253,7 @@ public final class VisionLanguageModel implements AutoCloseable {
         }
     }
 
-    static Path resolve(Path base, String ref) {
+    static Path resolve(Path base, String ref, ModelRepository repository) {
         Path p = Path.of(ref);
         if (p.isAbsolute()) {
             return p;
@@ -161,7 +262,7 @@ public final class VisionLanguageModel implements AutoCloseable {
         if (Files.exists(local)) {
             return local;
         }
-        return ModelRepository.fromEnvironment().resolve(ref);
+        return repository.resolve(ref);
     }
 
     /** An ONNX export (file or directory with vision_model.onnx) or a CLIP/SigLIP/LLaVA safetensors tower. */
@@ -178,10 +279,10 @@ public final class VisionLanguageModel implements AutoCloseable {
     }
 
     /** A LLaVA checkpoint: tower, projector and LLM from one directory. */
-    static VisionLanguageModel loadLlava(Path dir) {
+    static VisionLanguageModel loadLlava(Path dir, Loader l) {
         LlavaConfig cfg = (LlavaConfig) ModelConfig.read(dir);
         NDManager towerManager = GlimpseEngine.newCpuManager();
-        NDManager llmManager = GlimpseEngine.newManager();
+        NDManager llmManager = l.llmManager();
         try (Checkpoint ckpt = Checkpoint.open(dir)) {
             VitVisionTower tower = new VitVisionTower(cfg.vision(), ckpt, towerManager, ImageProcessor.read(dir),
                     cfg.visionFeatureLayer(), cfg.visionFeatureSelectStrategy().equals("default"),
@@ -191,7 +292,8 @@ public final class VisionLanguageModel implements AutoCloseable {
                     : lmPrefix.replaceFirst("model\\.$", "") + "lm_head.weight";
             Tokenizer tok = Files.isRegularFile(dir.resolve("tokenizer.json")) ? Tokenizer.load(dir) : null;
             CausalLM lm = CausalLM.fromCheckpoint(cfg.text(), ckpt, lmPrefix, head, llmManager,
-                    CausalLM.defaultType(llmManager), tok, GenerationConfig.read(dir));
+                    l.dataType() != null ? l.dataType() : CausalLM.defaultType(llmManager), tok,
+                    GenerationConfig.read(dir));
             Projector proj = Projector.fromCheckpoint(ckpt, prefixOf(ckpt, "multi_modal_projector.linear_1.weight")
                     + "multi_modal_projector.");
             PromptTemplate t = new PromptTemplate("USER: " + PromptTemplate.LLAVA.template() + " ASSISTANT:",

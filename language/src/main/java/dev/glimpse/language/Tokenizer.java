@@ -22,6 +22,8 @@ import java.util.Set;
  * A Hugging Face {@code tokenizer.json} through DJL's binding to the Rust tokenizers library, with truncation and
  * padding switched off (DJL truncates to 512 tokens unless told not to) and the chat template of
  * {@code tokenizer_config.json} when the model has one.
+ *
+ * <p>Thread-safe once loaded: encoding and decoding only read the vocabulary.
  */
 public final class Tokenizer implements AutoCloseable {
     /** Token ids and, for each token, the [start, end) character offsets in the text. */

@@ -34,6 +34,8 @@ import java.util.function.Function;
  *
  * <p>Runs are seeded and deterministic on the CPU; checkpoints (projector, optimizer state, data position) are
  * written atomically every N steps and {@code resume} continues exactly where a run stopped.
+ *
+ * <p>Not thread-safe: one training run at a time per trainer (DJL allows one open GradientCollector per process).
  */
 public final class AdapterTrainer {
     /** Called every {@code evalEvery} steps and at the end; returns metrics to log (e.g. held-out accuracy). */

@@ -30,6 +30,8 @@ import java.util.Map;
  * hash, in a subdirectory named after the tower's id — a different tower, layer, token selection or preprocessing
  * gets a fresh cache, so stale features are never served. Shards and the manifest are written atomically; an
  * interrupted run keeps every shard it finished.
+ *
+ * <p>Not thread-safe: one thread fills and reads a cache; open one per thread, or guard it.
  */
 public final class FeatureCache implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();

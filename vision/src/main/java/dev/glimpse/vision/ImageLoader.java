@@ -28,6 +28,8 @@ import org.w3c.dom.Node;
  * <p>Safe on hostile input: dimensions are read from the header before decoding, and images over the pixel limit
  * (decompression bombs) or files over the size limit are refused; truncated or corrupt files give a clear error naming
  * the source, never a hang or an OutOfMemoryError.
+ *
+ * <p>Immutable and thread-safe.
  */
 public final class ImageLoader {
     /** Default pixel limit: 50 megapixels. */

@@ -11,6 +11,8 @@ import java.util.Locale;
  * Turns an RGB image into a tower's {@code pixel_values} [3, H, W] exactly as its Hugging Face image processor does
  * (driven by preprocessor_config.json): optional pad-to-square with the mean colour (LLaVA), resize (shortest edge
  * for CLIP, fixed size for SigLIP/ViT) with Pillow's resampling, center crop, rescale, normalise.
+ *
+ * <p>Immutable and thread-safe.
  */
 public final class ImageProcessor {
     /**

@@ -16,7 +16,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.logging.Logger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A vision tower exported to ONNX, run by ONNX Runtime: one session per model, CPU by default, the CUDA execution
@@ -24,7 +25,7 @@ import java.util.logging.Logger;
  * output name ({@code last_hidden_state} by default; −1/−2 map to last/penultimate_hidden_state).
  */
 public final class OnnxVisionTower implements VisionTower {
-    private static final Logger LOG = Logger.getLogger(OnnxVisionTower.class.getName());
+    private static final Logger LOG = LoggerFactory.getLogger(OnnxVisionTower.class);
 
     /**
      * ONNX Runtime's native start-up and kernels can need more stack than a Java thread's default 1 MB (a JVM on
@@ -93,7 +94,7 @@ public final class OnnxVisionTower implements VisionTower {
                     opts.addCUDA(0);
                     LOG.info("ONNX vision tower on CUDA device 0");
                 } catch (OrtException | RuntimeException | UnsatisfiedLinkError e) {
-                    LOG.warning("CUDA execution provider unavailable (" + e.getMessage()
+                    LOG.warn("CUDA execution provider unavailable (" + e.getMessage()
                             + "); running the vision tower on the CPU");
                 }
             }
@@ -280,7 +281,7 @@ public final class OnnxVisionTower implements VisionTower {
                 session.close();
             }
         } catch (OrtException e) {
-            LOG.fine("closing the ONNX session: " + e.getMessage());
+            LOG.debug("closing the ONNX session: " + e.getMessage());
         }
     }
 }

@@ -7,6 +7,8 @@ import java.util.List;
  * A frozen vision encoder: images in, patch features [B, N, D] out, from the layer it was configured with (last, or
  * −2 as LLaVA uses) and with CLIP's CLS token dropped or kept. Implementations: {@link OnnxVisionTower} (ONNX
  * Runtime) and {@link VitVisionTower} (CLIP/SigLIP in DJL from safetensors).
+ *
+ * <p>Implementations are thread-safe: a service may share one tower between request threads.
  */
 public interface VisionTower extends AutoCloseable {
     /** What produced the features: model, layer, token selection and preprocessing (feature caches key on it). */

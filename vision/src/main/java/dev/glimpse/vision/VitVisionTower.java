@@ -23,6 +23,8 @@ import java.util.List;
  * modeling_clip / modeling_siglip: patch embedding (+ CLS and pre-layernorm for CLIP), N pre-norm encoder layers,
  * post-layernorm (SigLIP: on the last state; CLIP: on the pooled CLS), and SigLIP's attention-pooling head.
  * Frozen: weights never take gradients.
+ *
+ * <p>Thread-safe: weights are read-only and each call works in its own NDManager.
  */
 public final class VitVisionTower implements VisionTower {
     private record Layer(NDArray ln1w, NDArray ln1b, NDArray qw, NDArray qb, NDArray kw, NDArray kb, NDArray vw,

@@ -62,7 +62,7 @@ final class AskCommand implements Callable<Integer> {
             throw new dev.glimpse.core.BadInputException("--choices needs at least two options separated by '|'");
         }
         Answer a;
-        try (VisionLanguageModel vlm = VisionLanguageModel.load(model)) {
+        try (VisionLanguageModel vlm = GlimpseCli.loadModel(model)) {
             a = vlm.answer(new Question(imgs, question, opts, context));
         }
         if (json) {

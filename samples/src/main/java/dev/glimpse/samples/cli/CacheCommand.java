@@ -64,7 +64,7 @@ final class CacheCommand implements Runnable {
         @Override
         public Integer call() {
             PrintWriter out = spec.commandLine().getOut();
-            ModelRepository repo = ModelRepository.fromEnvironment();
+            ModelRepository repo = GlimpseCli.repository();
             List<Map<String, Object>> rows = new ArrayList<>();
             repo.listCached().forEach((id, snaps) -> {
                 Map<String, Object> m = new LinkedHashMap<>();
@@ -104,7 +104,7 @@ final class CacheCommand implements Runnable {
 
         @Override
         public Integer call() {
-            ModelRepository repo = ModelRepository.fromEnvironment();
+            ModelRepository repo = GlimpseCli.repository();
             List<String> targets = new ArrayList<>(repos);
             if (all) {
                 targets.addAll(repo.listCached().keySet());

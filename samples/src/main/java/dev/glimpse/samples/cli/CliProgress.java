@@ -23,6 +23,31 @@ final class CliProgress implements Progress, AutoCloseable {
                 .startsFrom(0, Duration.ZERO).build();
     }
 
+    /** Download progress for the model repository: one bar per file, in MiB. */
+    static Progress downloads() {
+        return new Progress() {
+            private String file;
+            private CliProgress bar;
+
+            @Override
+            public synchronized void update(long done, long total, String status) {
+                if (!status.equals(file)) {
+                    if (bar != null) {
+                        bar.close();
+                    }
+                    file = status;
+                    bar = new CliProgress(status, Math.max(total, 0) >> 20, "MiB");
+                }
+                bar.update(done >> 20, Math.max(total, 0) >> 20, "");
+                if (total >= 0 && done >= total) {
+                    bar.close();
+                    bar = null;
+                    file = null;
+                }
+            }
+        };
+    }
+
     @Override
     public void update(long done, long total, String status) {
         if (bar == null) {

@@ -74,7 +74,7 @@ final class EvalRunCommand implements Callable<Integer> {
         AnswerPolicy pol = AnswerPolicy.parse(policy);
         ImageLoader loader = new ImageLoader();
         EvalReport r;
-        try (VisionLanguageModel vlm = VisionLanguageModel.load(model);
+        try (VisionLanguageModel vlm = GlimpseCli.loadModel(model);
              CliProgress bar = new CliProgress("eval", d.size(), "q")) {
             EvalRunner.Model m = new EvalRunner.Model() {
                 @Override

@@ -70,7 +70,7 @@ final class GenerateCommand implements Callable<Integer> {
         if (greedy && temperature != null) {
             throw new BadInputException("--greedy and --temperature exclude each other");
         }
-        Path dir = ModelRepository.fromEnvironment().resolve(model);
+        Path dir = GlimpseCli.repository().resolve(model);
         try (CausalLM lm = CausalLM.load(dir)) {
             Tokenizer tok = lm.tokenizer().orElse(null);
             int[] ids = input.inputIds != null ? input.inputIds : lm.requireTokenizer().encode(input.prompt);

@@ -65,6 +65,16 @@ public final class GlimpseCli implements Runnable {
     }
 
     /** Held strongly: java.util.logging forgets the level of loggers nobody references. */
+    /** The model repository of the environment (HF_HOME, HF_HUB_OFFLINE, HF_TOKEN), with download bars. */
+    static dev.glimpse.core.ModelRepository repository() {
+        return dev.glimpse.core.ModelRepository.builder().progress(CliProgress.downloads()).build();
+    }
+
+    /** Loads a bundle, LLaVA checkpoint or hub id through {@link #repository()}. */
+    static dev.glimpse.fusion.VisionLanguageModel loadModel(String name) {
+        return dev.glimpse.fusion.VisionLanguageModel.builder().model(name).repository(repository()).build();
+    }
+
     private static final Logger CUDA_LOGGER = Logger.getLogger("ai.djl.util.cuda.CudaUtils");
 
     private static void quietLogs(boolean verbose) {

@@ -35,7 +35,7 @@ final class InspectCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
-        Path path = ModelRepository.fromEnvironment().resolve(model);
+        Path path = GlimpseCli.repository().resolve(model);
         Path dir = Files.isDirectory(path) ? path : path.toAbsolutePath().getParent();
         List<Map<String, Object>> tensors = new ArrayList<>();
         long params = 0;

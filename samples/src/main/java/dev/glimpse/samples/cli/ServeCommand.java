@@ -53,7 +53,7 @@ final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        VisionLanguageModel vlm = VisionLanguageModel.load(model);
+        VisionLanguageModel vlm = GlimpseCli.loadModel(model);
         GlimpseServer server = new GlimpseServer(vlm, model, new GlimpseServer.Options(host, port,
                 (long) maxBodyMb << 20, maxPixels, maxPromptTokens, queue, batch, allowRemote, 16));
         CountDownLatch stopped = new CountDownLatch(1);

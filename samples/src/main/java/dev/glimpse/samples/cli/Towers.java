@@ -12,7 +12,7 @@ final class Towers {
     private Towers() {}
 
     static VisionTower open(String name, String layer, boolean dropCls) {
-        Path p = ModelRepository.fromEnvironment().resolve(name);
+        Path p = GlimpseCli.repository().resolve(name);
         boolean onnx = p.toString().endsWith(".onnx") || Files.isRegularFile(p.resolve("vision_model.onnx"));
         if (onnx) {
             return OnnxVisionTower.builder(p).layer(layer).dropCls(dropCls).build();

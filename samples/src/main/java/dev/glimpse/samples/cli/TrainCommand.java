@@ -70,6 +70,10 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--projector", defaultValue = "mlp2x_gelu", description = "linear | mlp2x_gelu.")
     String projector;
 
+    @Option(names = "--position-embedding", description = "A learned, zero-initialised position embedding per"
+            + " image token (helps small LLMs with where and how many).")
+    boolean positionEmbedding;
+
     @Option(names = "--gate", description = "Zero-initialised tanh gate on the image tokens.")
     boolean gate;
 
@@ -183,8 +187,8 @@ final class TrainCommand implements Callable<Integer> {
             ob.timeLimit(parseDuration(timeLimit));
         }
         TrainingOptions opts = ob.build();
-        Path llmDir = ModelRepository.fromEnvironment().resolve(llm);
-        Path visionPath = ModelRepository.fromEnvironment().resolve(vision);
+        Path llmDir = GlimpseCli.repository().resolve(llm);
+        Path visionPath = GlimpseCli.repository().resolve(vision);
         AdapterTrainer.Result r;
         Map<String, Object> summary = new LinkedHashMap<>();
         try (VisionTower tower = Towers.open(vision, layer, true);
@@ -205,6 +209,9 @@ final class TrainCommand implements Callable<Integer> {
                     k -> FeatureCache.contentHash(Path.of(k))));
             ProjectorType type = ProjectorType.parse(projector);
             Projector p = Projector.initialize(type, tower.hiddenSize(), lm.config().hiddenSize(), gate, seed);
+            if (positionEmbedding) {
+                p = p.withPositionEmbedding(tower.numTokens());
+            }
             AdapterTrainer trainer = new AdapterTrainer(lm, p, opts);
             BatchBuilder bb = new BatchBuilder(lm, tower.numTokens());
             AdapterTrainer.Evaluator evaluator = heldOut.isEmpty() ? null : (proj, step) -> {

@@ -102,8 +102,10 @@ public final class DemoRunner {
                 examples.add(new TrainingExample(it.id(), List.of(it.id()), prompt,
                         TEMPLATE.continuation(it.kind().options, it.answer())));
             }
+            // with a position embedding per image token: stories260k cannot read where a ball is (or how many
+            // there are) from the order of 49 identical-looking projected tokens alone
             Projector projector = Projector.initialize(ProjectorType.MLP2X_GELU, tower.hiddenSize(),
-                    lm.config().hiddenSize(), false, s.seed());
+                    lm.config().hiddenSize(), false, s.seed()).withPositionEmbedding(tower.numTokens());
             TrainingOptions opts = TrainingOptions.builder().batchSize(s.batchSize()).learningRate(s.learningRate())
                     .epochs(s.epochs()).warmupRatio(0.03).clipNorm(1.0).weightDecay(0.0).seed(s.seed())
                     .checkpointEvery(0).build();

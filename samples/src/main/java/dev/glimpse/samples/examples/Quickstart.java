@@ -1,5 +1,7 @@
 package dev.glimpse.samples.examples;
 
+import ai.djl.Device;
+import ai.djl.ndarray.types.DataType;
 import dev.glimpse.fusion.Answer;
 import dev.glimpse.fusion.Question;
 import dev.glimpse.fusion.VisionLanguageModel;
@@ -20,7 +22,10 @@ public final class Quickstart {
     public static void main(String[] args) {
         BufferedImage image = new ImageLoader().load(Path.of(args[1]));
         List<String> choices = List.of(args).subList(3, args.length);
-        try (VisionLanguageModel model = VisionLanguageModel.load(args[0])) {
+        // the builder sets everything explicitly; VisionLanguageModel.load(args[0]) takes the defaults
+        try (VisionLanguageModel model = VisionLanguageModel.builder().model(args[0]).device(Device.cpu())
+                .dataType(DataType.FLOAT32).threads(Math.min(4, Runtime.getRuntime().availableProcessors()))
+                .build()) {
             Answer a = model.answer(Question.of(image, args[2], choices));
             System.out.println(a.letter() == null ? a.text()
                     : a.letter() + ". " + a.text() + "  " + a.probabilities());

@@ -35,7 +35,8 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.logging.Logger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Glimpse over HTTP: {@code POST /v1/answer}, an OpenAI-compatible {@code POST /v1/chat/completions},
@@ -45,7 +46,7 @@ import java.util.logging.Logger;
  * or base64 (400). Binds 127.0.0.1 by default; remote image URLs are refused unless allowed.
  */
 public final class GlimpseServer implements AutoCloseable {
-    private static final Logger LOG = Logger.getLogger(GlimpseServer.class.getName());
+    private static final Logger LOG = LoggerFactory.getLogger(GlimpseServer.class);
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** Server settings. */
@@ -145,7 +146,7 @@ public final class GlimpseServer implements AutoCloseable {
             error(ex, 400, e.getMessage());
         } catch (RuntimeException e) {
             status = 500;
-            LOG.warning("internal error on " + path + ": " + e);
+            LOG.warn("internal error on " + path + ": " + e);
             error(ex, 500, "internal error: " + e.getClass().getSimpleName());
         } finally {
             BODY.remove();
@@ -430,7 +431,7 @@ public final class GlimpseServer implements AutoCloseable {
             ex.sendResponseHeaders(status, body.length);
             ex.getResponseBody().write(body);
         } catch (IOException e) {
-            LOG.fine("client went away: " + e.getMessage());
+            LOG.debug("client went away: " + e.getMessage());
         }
         return status;
     }
