@@ -69,6 +69,35 @@ public record MultimodalPrompt(int[] ids, int images) {
         return prefix ? java.util.Arrays.copyOfRange(full, base.length, full.length) : tok.encode(cont, false);
     }
 
+    /**
+     * Each row's global image feature [B, H]: the mean of its projected image tokens (zero for a row without
+     * images), as LLaMA-Adapter adds a global visual feature to its adaption prompts. Differentiable in {@code
+     * imageEmbeds} [K, H], whose rows fill the slots of {@code rows} in row-major order.
+     */
+    public static NDArray globalImageFeature(NDManager m, int[][] rows, NDArray imageEmbeds, int hidden) {
+        int b = rows.length;
+        if (imageEmbeds == null) {
+            return m.zeros(new Shape(b, hidden), ai.djl.ndarray.types.DataType.FLOAT32);
+        }
+        int k = (int) imageEmbeds.getShape().get(0);
+        float[] avg = new float[b * k];
+        int slot = 0;
+        for (int r = 0; r < b; r++) {
+            int first = slot;
+            for (int id : rows[r]) {
+                slot += id == SLOT ? 1 : 0;
+            }
+            for (int j = first; j < slot; j++) {
+                avg[r * k + j] = 1f / (slot - first);
+            }
+        }
+        NDArray w = m.create(avg, new Shape(b, k));
+        if (w.getDataType() != imageEmbeds.getDataType()) {
+            w = w.toType(imageEmbeds.getDataType(), false);
+        }
+        return w.matMul(imageEmbeds);
+    }
+
     public int slots() {
         int n = 0;
         for (int id : ids) {

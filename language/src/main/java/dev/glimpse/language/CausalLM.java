@@ -33,6 +33,9 @@ public final class CausalLM implements AutoCloseable {
     private final Tokenizer tokenizer;
     private final GenerationConfig generation;
     private final DataType dtype;
+    private volatile LanguageAdapter.Weights attached;
+    private volatile LanguageAdapter attachedAdapter;
+    private boolean loraMerged;
 
     private CausalLM(NDManager weights, LlamaModel model, Tokenizer tokenizer, GenerationConfig generation,
                      DataType dtype) {
@@ -111,6 +114,43 @@ public final class CausalLM implements AutoCloseable {
         return model;
     }
 
+    /**
+     * Attaches LLM adapters (LoRA and/or adaption prompts) to every later call. With {@code mergeLora} the LoRA is
+     * folded into the weights once (W += scaling·B·A, as PEFT's merge_and_unload): inference then costs nothing
+     * extra, and the weights are changed for good. Adaption prompts cannot be merged and stay attached. Call before
+     * sharing the model between threads; at most one adapter per model.
+     */
+    public synchronized void attach(LanguageAdapter adapter, boolean mergeLora) {
+        if (attachedAdapter != null || loraMerged) {
+            throw new IllegalStateException("this model already has an LLM adapter attached");
+        }
+        adapter.checkCompatible(config());
+        LanguageAdapter runtime = adapter;
+        if (mergeLora && adapter.lora().isPresent()) {
+            LoraConfig c = adapter.lora().get();
+            try (NDManager m = weights.newSubManager()) {
+                LanguageAdapter.Weights w = adapter.bind(m, DataType.FLOAT32, false);
+                for (int layer = 0; layer < model.numLayers(); layer++) {
+                    for (String t : LoraConfig.ALL_LINEAR) {
+                        NDArray a = w.loraA(layer, t);
+                        if (a != null) {
+                            model.mergeLora(layer, t, a, w.loraB(layer, t), c.scaling());
+                        }
+                    }
+                }
+            }
+            loraMerged = true;
+            runtime = adapter.promptOnly();
+        }
+        attachedAdapter = adapter;
+        attached = runtime == null ? null : runtime.bind(weights, dtype, false);
+    }
+
+    /** The attached LLM adapter, if any. */
+    public Optional<LanguageAdapter> adapter() {
+        return Optional.ofNullable(attachedAdapter);
+    }
+
     /** A fresh KV cache whose arrays live under {@code manager}. */
     public KvCache newCache(NDManager manager) {
         return new KvCache(manager, model.numLayers());
@@ -132,6 +172,7 @@ public final class CausalLM implements AutoCloseable {
         boolean hiddenStates;
         boolean lastTokenLogitsOnly;
         boolean logits = true;
+        LanguageAdapter.Weights adapter;
 
         private Input() {}
 
@@ -175,6 +216,12 @@ public final class CausalLM implements AutoCloseable {
         /** Compute logits only for the last position (generation). */
         public Input lastTokenLogitsOnly() {
             this.lastTokenLogitsOnly = true;
+            return this;
+        }
+
+        /** LLM adapter arrays for this call (training), instead of the attached adapter. */
+        public Input adapter(LanguageAdapter.Weights weights) {
+            this.adapter = weights;
             return this;
         }
 
@@ -226,7 +273,7 @@ public final class CausalLM implements AutoCloseable {
             x = x.toType(dtype, false);
         }
         List<NDArray> hidden = in.hiddenStates ? new ArrayList<>() : null;
-        NDArray last = model.decode(x, additive, positions, in.cache, hidden);
+        NDArray last = model.decode(x, additive, positions, in.cache, hidden, in.adapter != null ? in.adapter : attached);
         NDArray logits = null;
         if (in.logits) {
             NDArray h = in.lastTokenLogitsOnly ? last.get(new NDIndex(":, -1:, :")) : last;
@@ -298,15 +345,35 @@ public final class CausalLM implements AutoCloseable {
      * the new tokens.
      */
     public int[] generate(NDArray promptEmbeds, GenerationOptions options, TokenListener listener) {
+        return generate(promptEmbeds, null, options, listener);
+    }
+
+    /**
+     * As {@link #generate(NDArray, GenerationOptions, TokenListener)}, with a global image feature [1, H] added to
+     * the attached adapter's adaption prompts (LLaMA-Adapter's multimodal variant); null for none.
+     */
+    public int[] generate(NDArray promptEmbeds, NDArray visual, GenerationOptions options, TokenListener listener) {
         if (promptEmbeds.getShape().get(0) != 1) {
             throw new IllegalArgumentException("one prompt at a time: embeddings must be [1, P, H]");
         }
         int p = (int) promptEmbeds.getShape().get(1);
-        return generate(List.of(new int[p]), promptEmbeds, options, listener).get(0);
+        return generate(List.of(new int[p]), promptEmbeds, options, listener, visual).get(0);
     }
 
     private List<int[]> generate(List<int[]> prompts, NDArray promptEmbeds, GenerationOptions options,
                                  TokenListener listener) {
+        return generate(prompts, promptEmbeds, options, listener, null);
+    }
+
+    /** The attached adapter with a visual feature, or null when there is nothing to override. */
+    private LanguageAdapter.Weights visualAdapter(NDArray visual) {
+        LanguageAdapter.Weights a = attached;
+        return visual == null || a == null ? null : a.withVisual(visual);
+    }
+
+    private List<int[]> generate(List<int[]> prompts, NDArray promptEmbeds, GenerationOptions options,
+                                 TokenListener listener, NDArray visual) {
+        LanguageAdapter.Weights ad = visualAdapter(visual);
         int b = prompts.size();
         int len = prompts.stream().mapToInt(p -> p.length).max().orElse(0);
         for (int[] p : prompts) {
@@ -360,7 +427,7 @@ public final class CausalLM implements AutoCloseable {
                     } else {
                         in = Input.ids(stepIds);
                     }
-                    Output o = forward(in.attentionMask(maskArr).positionIds(stepPos).cache(cache)
+                    Output o = forward(in.attentionMask(maskArr).positionIds(stepPos).cache(cache).adapter(ad)
                             .lastTokenLogitsOnly());
                     logits = o.logits().toType(DataType.FLOAT32, false).toFloatArray();
                 }
@@ -423,6 +490,15 @@ public final class CausalLM implements AutoCloseable {
      * spliced image features).
      */
     public double[] scoreContinuations(NDArray promptEmbeds, List<int[]> continuations) {
+        return scoreContinuations(promptEmbeds, null, continuations);
+    }
+
+    /**
+     * As {@link #scoreContinuations(NDArray, List)}, with a global image feature [1, H] added to the attached
+     * adapter's adaption prompts; null for none.
+     */
+    public double[] scoreContinuations(NDArray promptEmbeds, NDArray visual, List<int[]> continuations) {
+        LanguageAdapter.Weights ad = visualAdapter(visual);
         int n = continuations.size();
         int lc = continuations.stream().mapToInt(c -> c.length).max().orElse(0);
         for (int[] c : continuations) {
@@ -434,7 +510,7 @@ public final class CausalLM implements AutoCloseable {
         try (NDManager m = weights.newSubManager(); KvCache cache = newCache(m)) {
             NDArray embeds = promptEmbeds.duplicate();
             embeds.attach(m);
-            Output prompt = forward(Input.embeds(embeds).cache(cache).lastTokenLogitsOnly());
+            Output prompt = forward(Input.embeds(embeds).cache(cache).adapter(ad).lastTokenLogitsOnly());
             NDArray first = prompt.logits().toType(DataType.FLOAT32, false).logSoftmax(-1); // [1, 1, V]
             cache.select(m.zeros(new Shape(n), DataType.INT64));
             long[] ids = new long[n * lc];
@@ -458,7 +534,7 @@ public final class CausalLM implements AutoCloseable {
                 // feed all but the last token of each continuation; right padding is masked out
                 NDArray in = m.create(ids, new Shape(n, lc)).get(new NDIndex(":, :" + (lc - 1)));
                 NDArray msk = m.create(mask, new Shape(n, p + lc)).get(new NDIndex(":, :" + (p + lc - 1)));
-                Output o = forward(Input.ids(in).attentionMask(msk).cache(cache));
+                Output o = forward(Input.ids(in).attentionMask(msk).cache(cache).adapter(ad));
                 NDArray lp = o.logits().toType(DataType.FLOAT32, false).logSoftmax(-1); // [n, lc-1, V]
                 NDArray targets = m.create(ids, new Shape(n, lc)).get(new NDIndex(":, 1:")).expandDims(-1);
                 float[] picked = lp.gather(targets, 2).toFloatArray(); // [n, lc-1]

@@ -111,18 +111,20 @@ final class LlamaModel {
      * @param cache the KV cache to read and extend, or null
      * @param hidden when not null, receives the input of every layer and the final normed state
      *     (transformers' hidden_states: embeddings, layer outputs, with the last one normed)
+     * @param ad LoRA and adaption-prompt arrays, or null for the frozen model alone
      * @return the final hidden state after the norm [B, T, H]
      */
-    NDArray decode(NDArray x, NDArray mask, NDArray positions, KvCache cache, List<NDArray> hidden) {
+    NDArray decode(NDArray x, NDArray mask, NDArray positions, KvCache cache, List<NDArray> hidden,
+                   LanguageAdapter.Weights ad) {
         NDArray[] cosSin = RotaryEmbedding.cosSin(invFreq, positions, x.getDataType());
         for (int i = 0; i < layers.size(); i++) {
             if (hidden != null) {
                 hidden.add(x);
             }
             Layer l = layers.get(i);
-            NDArray attn = attention(l, rmsNorm(x, l.inputLayernorm), mask, cosSin, cache, i);
+            NDArray attn = attention(l, rmsNorm(x, l.inputLayernorm), mask, cosSin, cache, i, ad);
             x = x.add(attn);
-            NDArray mlp = mlp(l, rmsNorm(x, l.postAttentionLayernorm));
+            NDArray mlp = mlp(l, rmsNorm(x, l.postAttentionLayernorm), i, ad);
             x = x.add(mlp);
         }
         NDArray out = rmsNorm(x, norm);
@@ -137,16 +139,17 @@ final class LlamaModel {
         return linear(hidden, lmHead, null);
     }
 
-    private NDArray attention(Layer l, NDArray h, NDArray mask, NDArray[] cosSin, KvCache cache, int layer) {
+    private NDArray attention(Layer l, NDArray h, NDArray mask, NDArray[] cosSin, KvCache cache, int layer,
+                              LanguageAdapter.Weights ad) {
         long b = h.getShape().get(0);
         long t = h.getShape().get(1);
         int nh = config.numAttentionHeads();
         int nkv = config.numKeyValueHeads();
         int hd = config.headDim();
         // [B, T, heads*hd] -> [B, heads, T, hd]
-        NDArray q = linear(h, l.qProj, l.qBias).reshape(b, t, nh, hd);
-        NDArray k = linear(h, l.kProj, l.kBias).reshape(b, t, nkv, hd);
-        NDArray v = linear(h, l.vProj, l.vBias).reshape(b, t, nkv, hd).transpose(0, 2, 1, 3);
+        NDArray q = proj(h, l.qProj, l.qBias, ad, layer, "q_proj").reshape(b, t, nh, hd);
+        NDArray k = proj(h, l.kProj, l.kBias, ad, layer, "k_proj").reshape(b, t, nkv, hd);
+        NDArray v = proj(h, l.vProj, l.vBias, ad, layer, "v_proj").reshape(b, t, nkv, hd).transpose(0, 2, 1, 3);
         if (l.qNorm != null) {
             q = rmsNorm(q, l.qNorm);
             k = rmsNorm(k, l.kNorm);
@@ -162,18 +165,117 @@ final class LlamaModel {
         v = repeatKv(v, nh / nkv);
         // scale the queries [B, h, T, hd] rather than the scores [B, h, T, S]: the same product, one pass over a
         // tensor S/hd times smaller, in the forward and in the backward
-        NDArray scores = q.mul(scalar(q, (float) (1.0 / Math.sqrt(hd)))).matMul(k.transpose(0, 1, 3, 2)).add(mask);
-        // transformers takes the softmax in fp32 (toType would cut the graph, so only fp16 inference converts)
-        NDArray probs = scores.getDataType() == DataType.FLOAT32 ? scores.softmax(-1)
-                : scores.toType(DataType.FLOAT32, false).softmax(-1).toType(scores.getDataType(), false);
-        NDArray out = probs.matMul(v).transpose(0, 2, 1, 3).reshape(b, t, (long) nh * hd);
-        return linear(out, l.oProj, null);
+        NDArray qs = q.mul(scalar(q, (float) (1.0 / Math.sqrt(hd))));
+        NDArray probs = softmax32(qs.matMul(k.transpose(0, 1, 3, 2)).add(mask));
+        NDArray out = probs.matMul(v);
+        NDArray prompt = ad == null ? null : ad.prompt(layer);
+        if (prompt != null) {
+            out = out.add(adaptionPrompt(l, qs, prompt, ad.gate(layer), ad.visual()));
+        }
+        out = out.transpose(0, 2, 1, 3).reshape(b, t, (long) nh * hd);
+        return proj(out, l.oProj, null, ad, layer, "o_proj");
     }
 
-    private NDArray mlp(Layer l, NDArray h) {
-        NDArray gate = linear(h, l.gateProj, null);
-        NDArray up = linear(h, l.upProj, null);
-        return linear(gate.mul(Activation.sigmoid(gate)).mul(up), l.downProj, null);
+    /** transformers takes the softmax in fp32 (toType would cut the graph, so only fp16 inference converts). */
+    private static NDArray softmax32(NDArray scores) {
+        return scores.getDataType() == DataType.FLOAT32 ? scores.softmax(-1)
+                : scores.toType(DataType.FLOAT32, false).softmax(-1).toType(scores.getDataType(), false);
+    }
+
+    /**
+     * LLaMA-Adapter (as PEFT's AdaptedAttention): the scaled queries [B, h, T, hd] attend to the layer's prompt
+     * [1, L, H] (plus a per-row visual feature [B, H] in the multimodal variant) through this layer's own k/v
+     * projections, in a softmax of their own, times the zero-initialised gate. No rotation: the prompt has no
+     * position. Returns [B, h, T, hd], added to the attention output before o_proj (o_proj is linear, so this
+     * equals PEFT's o_proj(base) + o_proj(adapter)).
+     */
+    private NDArray adaptionPrompt(Layer l, NDArray qs, NDArray prompt, NDArray gate, NDArray visual) {
+        int nh = config.numAttentionHeads();
+        int nkv = config.numKeyValueHeads();
+        int hd = config.headDim();
+        NDArray p = visual == null ? prompt : prompt.add(visual.expandDims(1)); // [1 or B, L, H]
+        long pb = p.getShape().get(0);
+        long len = p.getShape().get(1);
+        NDArray pk = linear(p, l.kProj, l.kBias).reshape(pb, len, nkv, hd);
+        if (l.kNorm != null) {
+            pk = rmsNorm(pk, l.kNorm); // Qwen3 normalises every key; the prompt's keys are keys too
+        }
+        pk = repeatKv(pk.transpose(0, 2, 1, 3), nh / nkv);
+        NDArray pv = repeatKv(linear(p, l.vProj, l.vBias).reshape(pb, len, nkv, hd).transpose(0, 2, 1, 3), nh / nkv);
+        NDArray probs = softmax32(qs.matMul(pk.transpose(0, 1, 3, 2))).mul(gate);
+        return probs.matMul(pv);
+    }
+
+    private NDArray mlp(Layer l, NDArray h, int layer, LanguageAdapter.Weights ad) {
+        NDArray gate = proj(h, l.gateProj, null, ad, layer, "gate_proj");
+        NDArray up = proj(h, l.upProj, null, ad, layer, "up_proj");
+        return proj(gate.mul(Activation.sigmoid(gate)).mul(up), l.downProj, null, ad, layer, "down_proj");
+    }
+
+    /**
+     * A linear layer, plus its LoRA when the adapter has one: x·Wᵀ + b + scaling · (drop(x)·Aᵀ)·Bᵀ. The scaling
+     * multiplies the rank-r intermediate, the smallest tensor on the path.
+     */
+    private NDArray proj(NDArray x, NDArray w, NDArray bias, LanguageAdapter.Weights ad, int layer, String name) {
+        NDArray y = linear(x, w, bias);
+        NDArray a = ad == null ? null : ad.loraA(layer, name);
+        if (a == null) {
+            return y;
+        }
+        LoraConfig c = ad.adapter().lora().orElseThrow();
+        NDArray in = x;
+        if (ad.dropout() != null && c.dropout() > 0) {
+            in = x.mul(dropoutMask(x, c.dropout(), ad.dropout()));
+        }
+        NDArray low = linear(in, a, null);
+        return y.add(linear(low.mul(scalar(low, (float) c.scaling())), ad.loraB(layer, name), null));
+    }
+
+    /** Inverted dropout drawn in Java from a seeded Random: runs are reproducible and resumable. */
+    private static NDArray dropoutMask(NDArray like, double p, java.util.Random r) {
+        float keep = (float) (1 / (1 - p));
+        float[] m = new float[(int) like.size()];
+        for (int i = 0; i < m.length; i++) {
+            m[i] = r.nextDouble() < p ? 0f : keep;
+        }
+        NDArray mask = like.getManager().create(m, like.getShape());
+        return like.getDataType() == DataType.FLOAT32 ? mask : mask.toType(like.getDataType(), false);
+    }
+
+    /**
+     * Folds scaling · B·A into the weight of {@code name} in {@code layer} (PEFT's merge). The weights may be a
+     * read-only mapping of the checkpoint, so the merged weight is a new array that replaces the old one.
+     */
+    void mergeLora(int layer, String name, NDArray a, NDArray b, double scaling) {
+        Layer l = layers.get(layer);
+        NDArray w = switch (name) {
+            case "q_proj" -> l.qProj;
+            case "k_proj" -> l.kProj;
+            case "v_proj" -> l.vProj;
+            case "o_proj" -> l.oProj;
+            case "gate_proj" -> l.gateProj;
+            case "up_proj" -> l.upProj;
+            case "down_proj" -> l.downProj;
+            default -> throw new IllegalArgumentException(name);
+        };
+        NDArray merged;
+        try (NDManager m = w.getManager().newSubManager()) {
+            NDArray af = a.toType(DataType.FLOAT32, true);
+            NDArray bf = b.toType(DataType.FLOAT32, true);
+            NDArray wf = w.toType(DataType.FLOAT32, true);
+            af.attach(m);
+            bf.attach(m);
+            wf.attach(m);
+            // as PEFT: the delta in fp32, added, then cast to the weight's type
+            merged = wf.add(bf.matMul(af).mul(scalar(af, (float) scaling))).toType(w.getDataType(), true);
+            merged.attach(w.getManager());
+        }
+        layers.set(layer, new Layer(l.inputLayernorm, name.equals("q_proj") ? merged : l.qProj, l.qBias,
+                name.equals("k_proj") ? merged : l.kProj, l.kBias, name.equals("v_proj") ? merged : l.vProj, l.vBias,
+                name.equals("o_proj") ? merged : l.oProj, l.qNorm, l.kNorm, l.postAttentionLayernorm,
+                name.equals("gate_proj") ? merged : l.gateProj, name.equals("up_proj") ? merged : l.upProj,
+                name.equals("down_proj") ? merged : l.downProj));
+        w.close();
     }
 
     /** [B, kv, S, hd] -> [B, kv*n, S, hd], each KV head repeated for its n query heads. */

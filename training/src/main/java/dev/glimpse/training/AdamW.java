@@ -46,6 +46,12 @@ public final class AdamW {
 
     /** One update of every parameter with its gradient at learning rate {@code lr}. */
     public void update(Map<String, float[]> params, Map<String, float[]> grads, double lr) {
+        update(params, grads, k -> lr);
+    }
+
+    /** One update with a learning rate per parameter (torch's parameter groups). */
+    public void update(Map<String, float[]> params, Map<String, float[]> grads,
+                       java.util.function.ToDoubleFunction<String> learningRate) {
         step++;
         // the scalars as Python computes them (in double) before torch casts them to float32
         float oneMinusB1 = (float) (1 - beta1);
@@ -53,10 +59,11 @@ public final class AdamW {
         float b2 = (float) beta2;
         double bc1 = 1 - Math.pow(beta1, step);
         double bc2 = 1 - Math.pow(beta2, step);
-        float stepSize = (float) (lr / bc1);
         float bc2Sqrt = (float) Math.sqrt(bc2);
-        float decay = (float) (1 - lr * weightDecay);
         for (Map.Entry<String, float[]> e : params.entrySet()) {
+            double lr = learningRate.applyAsDouble(e.getKey());
+            float stepSize = (float) (lr / bc1);
+            float decay = (float) (1 - lr * weightDecay);
             float[] p = e.getValue();
             float[] g = grads.get(e.getKey());
             float[] mm = m.computeIfAbsent(e.getKey(), k -> new float[p.length]);

@@ -13,6 +13,7 @@ import dev.glimpse.core.Progress;
 import dev.glimpse.fusion.MultimodalPrompt;
 import dev.glimpse.fusion.Projector;
 import dev.glimpse.language.CausalLM;
+import dev.glimpse.language.LanguageAdapter;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -49,39 +50,93 @@ public final class AdapterTrainer {
                          boolean stoppedByTimeLimit, Path adapterWeights, Path metrics, Path lossCurve,
                          List<double[]> losses) {}
 
-    /** Loss and the gradient of every projector parameter. */
+    /** Loss and the gradient of every trained parameter (projector and LLM adapter). */
     public record LossAndGrads(double loss, Map<String, float[]> grads) {}
+
+    /** Where {@link #train} writes the LLM adapter (PEFT directories lora/ and adaption_prompt/). */
+    public static final String LLM_ADAPTER = "llm_adapter";
 
     private final CausalLM llm;
     private final Projector projector;
+    private final LanguageAdapter llmAdapter;
     private final TrainingOptions options;
+    private final Map<String, float[]> parameters = new LinkedHashMap<>();
 
     public AdapterTrainer(CausalLM llm, Projector projector, TrainingOptions options) {
+        this(llm, projector, null, options);
+    }
+
+    /**
+     * Trains the projector and, when {@code llmAdapter} is not null, LoRA and/or adaption prompts inside the frozen
+     * LLM jointly with it (at {@link TrainingOptions#llmAdapterLearningRate()}).
+     */
+    public AdapterTrainer(CausalLM llm, Projector projector, LanguageAdapter llmAdapter, TrainingOptions options) {
         if (llm.dataType() != DataType.FLOAT32) {
             // toType cuts DJL's autograd graph, so the frozen LLM must run in fp32 for gradients to reach the adapter
             throw new BadInputException("adapter training runs the LLM in fp32; load it with DataType.FLOAT32");
         }
+        if (llmAdapter != null) {
+            llmAdapter.checkCompatible(llm.config());
+            if (llm.adapter().isPresent()) {
+                throw new BadInputException("the LLM already has an adapter attached; train on the plain LLM");
+            }
+        }
         this.llm = llm;
         this.projector = projector;
+        this.llmAdapter = llmAdapter;
         this.options = options;
+        parameters.putAll(projector.parameters());
+        if (llmAdapter != null) {
+            for (String k : llmAdapter.parameters().keySet()) {
+                if (parameters.containsKey(k)) {
+                    throw new IllegalStateException("parameter name clash: " + k);
+                }
+            }
+            parameters.putAll(llmAdapter.parameters());
+        }
     }
 
     public Projector projector() {
         return projector;
     }
 
-    /** Forward and backward of one batch; the loss is the mean over its answer tokens. */
+    /** The LLM adapter being trained, or null when only the projector is. */
+    public LanguageAdapter llmAdapter() {
+        return llmAdapter;
+    }
+
+    /** Every trained parameter by name (projector names, then PEFT names); the arrays are live. */
+    public Map<String, float[]> parameters() {
+        return parameters;
+    }
+
+    long[] shape(String key) {
+        return projector.parameters().containsKey(key) ? projector.shape(key) : llmAdapter.shape(key);
+    }
+
+    /** Forward and backward of one batch (no dropout); the loss is the mean over its answer tokens. */
     public LossAndGrads lossAndGradients(TrainingBatch batch) {
+        return lossAndGradients(batch, null);
+    }
+
+    private LossAndGrads lossAndGradients(TrainingBatch batch, Long dropoutSeed) {
         try (NDManager m = llm.manager().newSubManager()) {
             Map<String, NDArray> params = projector.toNDArrays(m, true);
+            LanguageAdapter.Weights ad = llmAdapter == null ? null : llmAdapter.bind(m, DataType.FLOAT32, true);
+            if (ad != null && dropoutSeed != null) {
+                ad = ad.withDropout(dropoutSeed);
+            }
             double loss;
             try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
-                NDArray l = loss(m, batch, params);
+                NDArray l = loss(m, batch, params, ad);
                 loss = l.getFloat();
                 gc.backward(l);
             }
             Map<String, float[]> grads = new LinkedHashMap<>();
             params.forEach((k, v) -> grads.put(k, v.getGradient().toFloatArray()));
+            if (ad != null) {
+                ad.arrays().forEach((k, v) -> grads.put(k, v.getGradient().toFloatArray()));
+            }
             return new LossAndGrads(loss, grads);
         }
     }
@@ -89,11 +144,12 @@ public final class AdapterTrainer {
     /** The loss of a batch without gradients (evaluation). */
     public double loss(TrainingBatch batch) {
         try (NDManager m = llm.manager().newSubManager()) {
-            return loss(m, batch, projector.toNDArrays(m, false)).getFloat();
+            return loss(m, batch, projector.toNDArrays(m, false),
+                    llmAdapter == null ? null : llmAdapter.bind(m, DataType.FLOAT32, false)).getFloat();
         }
     }
 
-    private NDArray loss(NDManager m, TrainingBatch batch, Map<String, NDArray> params) {
+    private NDArray loss(NDManager m, TrainingBatch batch, Map<String, NDArray> params, LanguageAdapter.Weights ad) {
         int b = batch.size();
         int t = batch.length();
         NDArray image = null;
@@ -107,6 +163,9 @@ public final class AdapterTrainer {
             image = projector.forward(x, params);
         }
         NDArray embeds = MultimodalPrompt.splice(llm, m, batch.ids(), image);
+        if (ad != null && ad.adapter().adaptionPrompt().isPresent()) {
+            ad = ad.withVisual(MultimodalPrompt.globalImageFeature(m, batch.ids(), image, llm.config().hiddenSize()));
+        }
         long[] mask = new long[b * t];
         for (int r = 0; r < b; r++) {
             for (int j = 0; j < t; j++) {
@@ -114,7 +173,7 @@ public final class AdapterTrainer {
             }
         }
         NDArray hidden = llm.forward(CausalLM.Input.embeds(embeds).attentionMask(m.create(mask, new Shape(b, t)))
-                .noLogits()).lastHiddenState();
+                .adapter(ad).noLogits()).lastHiddenState();
         // only positions whose next token is a target need logits: same loss, far fewer vocabulary projections
         List<Long> rows = new ArrayList<>();
         List<Long> targets = new ArrayList<>();
@@ -248,7 +307,7 @@ public final class AdapterTrainer {
         int batchIndex = 0;
         List<double[]> losses = new ArrayList<>();
         if (resume && Files.isRegularFile(ckptFile)) {
-            TrainingCheckpoint c = TrainingCheckpoint.read(ckptFile, projector, adam);
+            TrainingCheckpoint c = TrainingCheckpoint.read(ckptFile, parameters, adam);
             step = c.step();
             epoch = c.epoch();
             batchIndex = c.batchIndex();
@@ -283,7 +342,7 @@ public final class AdapterTrainer {
                     exs.add(examples.get(i));
                 }
                 TrainingBatch batch = BatchBuilder.pad(rows, exs, features);
-                LossAndGrads lg = lossAndGradients(batch);
+                LossAndGrads lg = lossAndGradients(batch, options.seed() * 1_000_003L + step * 64L + a);
                 samples += batch.size();
                 lossSum += lg.loss();
                 tokenCount += batch.targetTokens();
@@ -292,7 +351,8 @@ public final class AdapterTrainer {
             scale(acc, 1f / options.gradientAccumulation());
             double norm = clipGradients(acc, options.clipNorm());
             double lr = learningRate(options.learningRate(), step, planned, options.warmupRatio());
-            adam.update(projector.parameters(), acc, lr);
+            double llmLr = learningRate(options.llmAdapterLearningRate(), step, planned, options.warmupRatio());
+            adam.update(parameters, acc, k -> projector.parameters().containsKey(k) ? lr : llmLr);
             lastLoss = lossSum / options.gradientAccumulation();
             step++;
             double elapsed = (System.nanoTime() - start) / 1e9;
@@ -318,7 +378,7 @@ public final class AdapterTrainer {
                 }
             }
             if (options.checkpointEvery() > 0 && step % options.checkpointEvery() == 0 && step < planned) {
-                TrainingCheckpoint.write(ckptFile, projector, adam, step, epoch, batchIndex, planned, options.seed());
+                TrainingCheckpoint.write(ckptFile, parameters, this::shape, adam, step, epoch, batchIndex, planned, options.seed());
             }
             progress.update(step, planned, String.format(Locale.ROOT, "loss %.4f", lastLoss));
             if (options.timeLimit() != null && elapsed + avgStep > options.timeLimit().toMillis() / 1000.0
@@ -329,7 +389,10 @@ public final class AdapterTrainer {
         }
         Path weights = out.resolve("adapter.safetensors");
         projector.save(weights);
-        TrainingCheckpoint.write(ckptFile, projector, adam, step, epoch, batchIndex, planned, options.seed());
+        if (llmAdapter != null) {
+            llmAdapter.save(out.resolve(LLM_ADAPTER), "");
+        }
+        TrainingCheckpoint.write(ckptFile, parameters, this::shape, adam, step, epoch, batchIndex, planned, options.seed());
         if (evaluator != null) {
             Map<String, Object> row = new LinkedHashMap<>();
             row.put("step", step);

@@ -8,7 +8,6 @@ import dev.glimpse.core.DType;
 import dev.glimpse.core.GlimpseException;
 import dev.glimpse.core.SafetensorsFile;
 import dev.glimpse.core.SafetensorsWriter;
-import dev.glimpse.fusion.Projector;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -24,13 +23,14 @@ import java.util.Map;
 record TrainingCheckpoint(int step, int epoch, int batchIndex, int plannedSteps, long seed) {
     static final String FILE = "checkpoint.safetensors";
 
-    static void write(Path file, Projector p, AdamW adam, int step, int epoch, int batchIndex, int planned, long seed) {
+    static void write(Path file, Map<String, float[]> params, java.util.function.Function<String, long[]> shapes,
+                      AdamW adam, int step, int epoch, int batchIndex, int planned, long seed) {
         SafetensorsWriter w = new SafetensorsWriter().metadata("format", "glimpse-train-state/1")
                 .metadata("step", Integer.toString(step)).metadata("epoch", Integer.toString(epoch))
                 .metadata("batch_index", Integer.toString(batchIndex)).metadata("planned_steps", Integer.toString(planned))
                 .metadata("seed", Long.toString(seed)).metadata("adam_step", Long.toString(adam.step()));
-        for (Map.Entry<String, float[]> e : p.parameters().entrySet()) {
-            long[] shape = p.shape(e.getKey());
+        for (Map.Entry<String, float[]> e : params.entrySet()) {
+            long[] shape = shapes.apply(e.getKey());
             w.add("param." + e.getKey(), DType.F32, shape, e.getValue());
             float[] m = adam.firstMoments().get(e.getKey());
             float[] v = adam.secondMoments().get(e.getKey());
@@ -42,7 +42,7 @@ record TrainingCheckpoint(int step, int epoch, int batchIndex, int plannedSteps,
         w.write(file);
     }
 
-    static TrainingCheckpoint read(Path file, Projector p, AdamW adam) {
+    static TrainingCheckpoint read(Path file, Map<String, float[]> params, AdamW adam) {
         try (SafetensorsFile f = SafetensorsFile.open(file)) {
             Map<String, String> meta = f.metadata();
             if (!"glimpse-train-state/1".equals(meta.get("format"))) {
@@ -50,12 +50,16 @@ record TrainingCheckpoint(int step, int epoch, int batchIndex, int plannedSteps,
             }
             Map<String, float[]> m = new LinkedHashMap<>();
             Map<String, float[]> v = new LinkedHashMap<>();
-            for (Map.Entry<String, float[]> e : p.parameters().entrySet()) {
+            for (Map.Entry<String, float[]> e : params.entrySet()) {
                 String k = e.getKey();
+                if (!f.contains("param." + k)) {
+                    throw new BadInputException(file + ": no parameter '" + k + "' (resume with the same projector and"
+                            + " LLM adapter settings)");
+                }
                 float[] saved = f.toFloats("param." + k);
                 if (saved.length != e.getValue().length) {
                     throw new BadInputException(file + ": parameter '" + k + "' has " + saved.length
-                            + " values; the projector being trained has " + e.getValue().length
+                            + " values; the run being resumed has " + e.getValue().length
                             + " (resume with the same projector settings)");
                 }
                 System.arraycopy(saved, 0, e.getValue(), 0, saved.length);

@@ -9,8 +9,11 @@ import java.time.Duration;
 public record TrainingOptions(int batchSize, int gradientAccumulation, double learningRate, double weightDecay,
                               double beta1, double beta2, double eps, double warmupRatio, double clipNorm,
                               int epochs, int maxSteps, Duration timeLimit, long seed, int checkpointEvery,
-                              int evalEvery, int logEvery) {
+                              int evalEvery, int logEvery, double llmAdapterLearningRate) {
     public TrainingOptions {
+        if (Double.isNaN(llmAdapterLearningRate)) {
+            llmAdapterLearningRate = learningRate;
+        }
         if (batchSize < 1 || gradientAccumulation < 1) {
             throw new IllegalArgumentException("batch size and gradient accumulation must be >= 1");
         }
@@ -48,6 +51,7 @@ public record TrainingOptions(int batchSize, int gradientAccumulation, double le
         private int checkpointEvery = 100;
         private int evalEvery = 0;
         private int logEvery = 1;
+        private double llmLr = Double.NaN;
 
         public Builder batchSize(int b) {
             this.batchSize = b;
@@ -129,9 +133,15 @@ public record TrainingOptions(int batchSize, int gradientAccumulation, double le
             return this;
         }
 
+        /** Learning rate of LoRA and adaption prompts inside the LLM (default: the projector's). */
+        public Builder llmAdapterLearningRate(double lr) {
+            this.llmLr = lr;
+            return this;
+        }
+
         public TrainingOptions build() {
             return new TrainingOptions(batchSize, accumulation, lr, weightDecay, beta1, beta2, eps, warmup, clip,
-                    epochs, maxSteps, timeLimit, seed, checkpointEvery, evalEvery, logEvery);
+                    epochs, maxSteps, timeLimit, seed, checkpointEvery, evalEvery, logEvery, llmLr);
         }
     }
 }
