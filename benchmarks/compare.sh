@@ -29,6 +29,7 @@ for round in $(seq "$ROUNDS"); do
   run_java prefill "$ITERS" "$WORK";    run_torch prefill "$ITERS" "$WORK"
   run_java vision-onnx "$ITERS" "$WORK"; run_java vision-djl "$ITERS" "$WORK"; run_torch vision "$ITERS" "$WORK"
   run_java train-step "$ITERS" "$WORK"; run_torch train-step "$ITERS" "$WORK"
+  run_java train-step-lora "$ITERS" "$WORK"; run_java train-step-prompt "$ITERS" "$WORK"
 done
 run_java sqa-eval 1 "$WORK" ../shared
 "$PY" benchmarks/report.py "$RESULTS" "$THREADS" | tee "benchmarks/results/$(date +%F).md"

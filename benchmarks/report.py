@@ -50,6 +50,11 @@ ratios["decode"] = line("1. decode, KV cache (per token)", dg, dp)
 ratios["vision-onnx"] = line("2. CLIP ViT-B/16 224 px, batch 8 — Glimpse ONNX path", med(("vision-onnx", "glimpse")), med(("vision", "pytorch")))
 ratios["vision-djl"] = line("2. CLIP ViT-B/16 224 px, batch 8 — Glimpse DJL path", med(("vision-djl", "glimpse")), med(("vision", "pytorch")))
 ratios["train"] = line("3. adapter step, 576+128 tokens, batch 4, mlp2x_gelu", med(("train-step", "glimpse")), med(("train-step", "pytorch")))
+for wl, label in (("train-step-lora", "LoRA r=8 on q_proj, v_proj"), ("train-step-prompt", "LLaMA-Adapter, 10 tokens x top 20 layers")):
+    if t.get((wl, "glimpse")):
+        over = med((wl, "glimpse")) / med(("train-step", "glimpse"))
+        print(f"| 3. adapter step + {label} (Glimpse / Glimpse projector-only) | {med((wl, 'glimpse')):.3f} s | "
+              f"{med(('train-step', 'glimpse')):.3f} s | {over:.2f} |")
 pg = statistics.median(extra[("prefill", "glimpse", "prefill_gflop")]) if extra[("prefill", "glimpse", "prefill_gflop")] else float("nan")
 print(f"\nDecode: Glimpse {1/dg:.1f} tokens/s, PyTorch {1/dp:.1f} tokens/s. Prefill: Glimpse "
       f"{700/med(('prefill','glimpse')):.0f} tokens/s; at the matmul floor ({gf_g:.0f} GFLOP/s) its {pg:.0f} GFLOP would take "

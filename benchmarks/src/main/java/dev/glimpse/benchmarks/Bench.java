@@ -18,7 +18,10 @@ import dev.glimpse.fusion.Projector;
 import dev.glimpse.fusion.ProjectorType;
 import dev.glimpse.fusion.PromptTemplate;
 import dev.glimpse.fusion.VisionLanguageModel;
+import dev.glimpse.language.AdaptionPromptConfig;
 import dev.glimpse.language.CausalLM;
+import dev.glimpse.language.LanguageAdapter;
+import dev.glimpse.language.LoraConfig;
 import dev.glimpse.language.KvCache;
 import dev.glimpse.training.AdamW;
 import dev.glimpse.training.AdapterTrainer;
@@ -72,7 +75,9 @@ public final class Bench {
             case "prefill" -> prefill(work, iters, out);
             case "vision-onnx" -> visionOnnx(work, iters, out);
             case "vision-djl" -> visionDjl(work, iters, out);
-            case "train-step" -> trainStep(work, iters, out);
+            case "train-step" -> trainStep(work, iters, out, null);
+            case "train-step-lora" -> trainStep(work, iters, out, "lora");
+            case "train-step-prompt" -> trainStep(work, iters, out, "prompt");
             case "sqa-eval" -> sqaEval(work, Path.of(args[3]), out);
             default -> throw new IllegalArgumentException("unknown workload " + workload);
         }
@@ -267,7 +272,11 @@ public final class Bench {
         return t;
     }
 
-    static void trainStep(Path work, int iters, Map<String, Object> out) throws IOException {
+    /**
+     * One adapter step; {@code llmAdapter} adds LoRA r=8 on q_proj and v_proj ("lora") or LLaMA-Adapter's adaption
+     * prompts, 10 tokens in each of the top 20 layers ("prompt"), trained jointly with the projector.
+     */
+    static void trainStep(Path work, int iters, Map<String, Object> out, String llmAdapter) throws IOException {
         Path dir = qwenCheckpoint(work);
         int b = 4;
         int img = 576;
@@ -275,7 +284,10 @@ public final class Bench {
         int answer = 32;
         try (CausalLM lm = CausalLM.load(dir, GlimpseEngine.newCpuManager(), DataType.FLOAT32)) {
             Projector p = Projector.initialize(ProjectorType.MLP2X_GELU, 1024, H, false, 1);
-            AdapterTrainer trainer = new AdapterTrainer(lm, p, TrainingOptions.builder().maxSteps(1).build());
+            LanguageAdapter la = llmAdapter == null ? null : LanguageAdapter.create(lm.config(),
+                    llmAdapter.equals("lora") ? LoraConfig.of(8, 16, "q_proj,v_proj") : null,
+                    llmAdapter.equals("prompt") ? new AdaptionPromptConfig(10, 20) : null, 1);
+            AdapterTrainer trainer = new AdapterTrainer(lm, p, la, TrainingOptions.builder().maxSteps(1).build());
             AdamW adam = new AdamW(0.9, 0.999, 1e-8, 0.0);
             SplittableRandom r = new SplittableRandom(5);
             int[][] ids = new int[b][img + text];
@@ -295,13 +307,14 @@ public final class Bench {
             for (int it = 0; it <= iters; it++) {
                 long t0 = System.nanoTime();
                 AdapterTrainer.LossAndGrads lg = trainer.lossAndGradients(batch);
-                adam.update(p.parameters(), lg.grads(), 1e-3);
+                adam.update(trainer.parameters(), lg.grads(), 1e-3);
                 if (it > 0) {
                     t.add(seconds(t0));
                 }
             }
             out.put("seconds", t);
             out.put("samples_per_s", b / median(t));
+            out.put("trainable_parameters", trainer.parameters().values().stream().mapToLong(a -> a.length).sum());
         }
     }
 
@@ -318,21 +331,10 @@ public final class Bench {
         try (VisionLanguageModel vlm = VisionLanguageModel.of(tower, lm, Projector.initialize(ProjectorType.MLP2X_GELU,
                 48, 64, false, 1), PromptTemplate.LLAVA)) {
             ImageLoader loader = new ImageLoader();
-            EvalRunner.Model m = new EvalRunner.Model() {
-                @Override
-                public String generate(String prompt, Path image) {
-                    throw new UnsupportedOperationException();
-                }
-
-                @Override
-                public double[] score(String prompt, Path image, List<String> continuations) {
-                    return vlm.scoreContinuations(prompt, image == null ? List.of()
-                            : vlm.features(List.of(loader.load(image))), continuations);
-                }
-            };
+            EvalRunner.Model m = vlm.forScienceQa(PromptTemplate.LLAVA, loader);
             long t0 = System.nanoTime();
             EvalReport r = EvalRunner.run(d, shared.resolve("data/scienceqa/images/test"), m,
-                    EvalRunner.Scoring.LETTERS, "llava", AnswerPolicy.LLAVA, work.resolve("sqa-" + System.nanoTime()),
+                    EvalRunner.Scoring.LIKELIHOOD, AnswerPolicy.LLAVA, work.resolve("sqa-" + System.nanoTime()),
                     Progress.NONE);
             double s = seconds(t0);
             out.put("seconds", List.of(s));

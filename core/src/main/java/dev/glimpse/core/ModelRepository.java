@@ -46,7 +46,7 @@ public final class ModelRepository {
     /** Files that make up a model besides its weights; missing ones are fine. */
     private static final List<String> OPTIONAL_FILES = List.of("generation_config.json", "tokenizer.json",
             "tokenizer_config.json", "special_tokens_map.json", "preprocessor_config.json", "chat_template.jinja",
-            "adapter_config.json");
+            "adapter_config.json", "projector_config.json");
     private static final int ATTEMPTS = 4;
 
     private final URI endpoint;

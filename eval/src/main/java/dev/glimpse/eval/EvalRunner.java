@@ -23,47 +23,41 @@ import java.util.Map;
  * <p>Stateless; a run writes only into its own output directory. Run one evaluation per output directory at a time.
  */
 public final class EvalRunner {
-    /** What a model must do to be evaluated; {@code image} is null for text-only problems. */
+    /**
+     * What a model must do to be evaluated; {@code image} is null for text-only problems. The model renders its own
+     * prompt and choices (its prompt contract), so what it was trained on is what it is scored on.
+     */
     public interface Model {
-        String generate(String prompt, Path image);
+        /** The prompt the model is asked for {@code p} (recorded in answers.jsonl). */
+        String prompt(Problem p);
 
-        double[] score(String prompt, Path image, List<String> continuations);
+        /** A generated answer, parsed later by the answer policy. */
+        String generate(Problem p, Path image);
+
+        /** The log-likelihood of each of {@code p}'s choices, in order. */
+        double[] score(Problem p, Path image);
     }
 
     /** How answers are obtained. */
     public enum Scoring {
-        /** log-likelihood of each option's letter. */
-        LETTERS,
-        /** log-likelihood of each option's text. */
-        OPTIONS,
+        /** the likeliest choice, scored as the model's prompt contract says (letters or option texts). */
+        LIKELIHOOD,
         /** greedy generation, parsed by the answer policy. */
         GENERATE;
 
         public static Scoring parse(String s) {
             return switch (s.toLowerCase(Locale.ROOT)) {
-                case "likelihood", "letters" -> LETTERS;
-                case "options" -> OPTIONS;
+                case "likelihood" -> LIKELIHOOD;
                 case "generate" -> GENERATE;
                 default -> throw new dev.glimpse.core.BadInputException("unknown scoring '" + s
-                        + "' (expected likelihood, options or generate)");
+                        + "' (expected likelihood or generate)");
             };
         }
     }
 
     private EvalRunner() {}
 
-    /**
-     * The prompt for a problem: LLaVA-1.5's (the question file's text and the single-letter instruction) when
-     * {@code format} is null or "llava", else ScienceQA's format code (e.g. CQM-A). Image problems start with
-     * {@code <image>}.
-     */
-    public static String prompt(Problem p, String format) {
-        String body = format == null || format.equalsIgnoreCase("llava") ? PromptFormat.llavaPrompt(p)
-                : PromptFormat.parse(format).testPrompt(p, false);
-        return p.hasImage() ? "<image>\n" + body : body;
-    }
-
-    public static EvalReport run(ScienceQaDataset data, Path imagesDir, Model model, Scoring scoring, String format,
+    public static EvalReport run(ScienceQaDataset data, Path imagesDir, Model model, Scoring scoring,
                                  AnswerPolicy policy, Path outDir, Progress progress) {
         Path answers = outDir.resolve("answers.jsonl");
         List<LoadIssue> issues = new ArrayList<>();
@@ -91,10 +85,11 @@ public final class EvalRunner {
                     continue;
                 }
             }
-            String prompt = prompt(p, format);
+            String prompt;
             String text;
             try {
-                text = answer(model, p, prompt, image, scoring);
+                prompt = model.prompt(p);
+                text = answer(model, p, image, scoring);
             } catch (dev.glimpse.core.BadInputException e) {
                 // e.g. a prompt longer than the model's context: this question is wrong, the run goes on
                 issues.add(new LoadIssue(answers, 0, p.id(), "not answered: " + e.getMessage()));
@@ -123,15 +118,15 @@ public final class EvalRunner {
     }
 
     /** The model's answer text: generated, or the letter of the likeliest option. */
-    static String answer(Model model, Problem p, String prompt, Path image, Scoring scoring) {
+    static String answer(Model model, Problem p, Path image, Scoring scoring) {
         if (scoring == Scoring.GENERATE) {
-            return model.generate(prompt, image).strip();
+            return model.generate(p, image).strip();
         }
-        List<String> conts = new ArrayList<>();
-        for (int i = 0; i < p.choices().size(); i++) {
-            conts.add(" " + (scoring == Scoring.LETTERS ? String.valueOf((char) ('A' + i)) : p.choices().get(i)));
+        double[] ll = model.score(p, image);
+        if (ll.length != p.choices().size()) {
+            throw new IllegalStateException("the model scored " + ll.length + " choices of problem " + p.id()
+                    + ", which has " + p.choices().size());
         }
-        double[] ll = model.score(prompt, image, conts);
         int best = 0;
         for (int i = 1; i < ll.length; i++) {
             if (ll[i] > ll[best]) {

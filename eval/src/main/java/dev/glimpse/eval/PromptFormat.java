@@ -10,7 +10,6 @@ import java.util.List;
  */
 public final class PromptFormat {
     /** LLaVA-1.5's instruction for single-letter answers. */
-    public static final String LLAVA_SUFFIX = "Answer with the option's letter from the given choices directly.";
     static final String OPTIONS = "ABCDE";
     private static final List<String> INPUTS = List.of("CQM", "QCM", "QCML", "QCME", "QCMLE", "QCLM", "QCEM", "QCLEM");
     private static final List<String> OUTPUTS = List.of("A", "AL", "AE", "ALE", "AEL", "LA", "EA", "LEA", "ELA");
@@ -115,31 +114,5 @@ public final class PromptFormat {
             text = text.replace("BECAUSE:", "").strip();
         }
         return text;
-    }
-
-    /**
-     * LLaVA-1.5's ScienceQA prompt: the question file's prompt (without its {@code <image>} line) followed by the
-     * single-letter instruction on a new line.
-     */
-    public static String llavaPrompt(Problem p) {
-        String base = p.prompt();
-        if (base == null) {
-            StringBuilder sb = new StringBuilder();
-            if (p.hasText()) {
-                sb.append("Context: ").append(p.hint()).append('\n');
-            }
-            sb.append(p.question()).append('\n');
-            for (int i = 0; i < p.choices().size(); i++) {
-                sb.append((char) ('A' + i)).append(". ").append(p.choices().get(i));
-                if (i < p.choices().size() - 1) {
-                    sb.append('\n');
-                }
-            }
-            base = sb.toString();
-        }
-        if (base.startsWith("<image>\n")) {
-            base = base.substring("<image>\n".length());
-        }
-        return base + "\n" + LLAVA_SUFFIX;
     }
 }

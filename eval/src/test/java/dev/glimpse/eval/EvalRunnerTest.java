@@ -19,7 +19,6 @@ class EvalRunnerTest {
     static final class Oracle implements EvalRunner.Model {
         final ScienceQaDataset data;
         final AtomicInteger calls = new AtomicInteger();
-        String lastPrompt;
         Path lastImage;
 
         Oracle(ScienceQaDataset data) {
@@ -27,19 +26,22 @@ class EvalRunnerTest {
         }
 
         @Override
-        public String generate(String prompt, Path image) {
+        public String prompt(Problem p) {
+            return "Q" + p.id();
+        }
+
+        @Override
+        public String generate(Problem p, Path image) {
             calls.incrementAndGet();
             return "The answer is B.";
         }
 
         @Override
-        public double[] score(String prompt, Path image, List<String> continuations) {
+        public double[] score(Problem p, Path image) {
             calls.incrementAndGet();
-            lastPrompt = prompt;
             lastImage = image;
-            Problem p = data.problems().stream().filter(x -> prompt.endsWith(PromptFormat.llavaPrompt(x)))
-                    .findFirst().orElseThrow();
-            double[] s = new double[continuations.size()];
+            assertTrue(p.hasImage() == (image != null), "an image problem gets its image");
+            double[] s = new double[p.choices().size()];
             int target = Integer.parseInt(p.id()) % 2 == 0 ? p.answer() : 0;
             s[target] = 1;
             return s;
@@ -56,7 +58,7 @@ class EvalRunnerTest {
         ScienceQaDataset d = all.only(new LinkedHashSet<>(chosen.stream().map(Problem::id).toList()));
         Path images = TestData.scienceQa().resolve("images/test");
         Oracle model = new Oracle(d);
-        EvalReport r = EvalRunner.run(d, images, model, EvalRunner.Scoring.LETTERS, "llava", AnswerPolicy.LLAVA, out,
+        EvalReport r = EvalRunner.run(d, images, model, EvalRunner.Scoring.LIKELIHOOD, AnswerPolicy.LLAVA, out,
                 Progress.NONE);
         assertEquals(40, r.total());
         long expected = chosen.stream().filter(p -> Integer.parseInt(p.id()) % 2 == 0 || p.answer() == 0).count();
@@ -64,15 +66,16 @@ class EvalRunnerTest {
         assertEquals(0, r.unparseable());
         assertEquals(40, model.calls.get());
         assertEquals(40, Files.readAllLines(out.resolve("answers.jsonl")).size());
+        assertTrue(Files.readAllLines(out.resolve("answers.jsonl")).get(0).contains("\"prompt\":\"Q" + chosen.get(0).id()),
+                "answers.jsonl records the model's own prompt");
         // a restart skips everything already answered
         Oracle again = new Oracle(d);
-        EvalReport r2 = EvalRunner.run(d, images, again, EvalRunner.Scoring.LETTERS, "llava", AnswerPolicy.LLAVA, out,
+        EvalReport r2 = EvalRunner.run(d, images, again, EvalRunner.Scoring.LIKELIHOOD, AnswerPolicy.LLAVA, out,
                 Progress.NONE);
         assertEquals(0, again.calls.get());
         assertEquals(r.correct(), r2.correct());
-        // an image problem's prompt starts with <image> and its image is found
+        // an image problem's image is found
         Problem img = chosen.stream().filter(Problem::hasImage).findFirst().orElseThrow();
-        assertEquals("<image>\n" + PromptFormat.llavaPrompt(img), EvalRunner.prompt(img, "llava"));
         assertTrue(Files.isRegularFile(ScienceQaDataset.imagePath(img, images)));
     }
 
@@ -86,7 +89,7 @@ class EvalRunnerTest {
         ScienceQaDataset d = all.only(new LinkedHashSet<>(missing.stream().map(Problem::id).toList()));
         Oracle model = new Oracle(d);
         EvalReport r = EvalRunner.run(d, TestData.scienceQa().resolve("images/test"), model,
-                EvalRunner.Scoring.GENERATE, "llava", AnswerPolicy.LLAVA, out, Progress.NONE);
+                EvalRunner.Scoring.GENERATE, AnswerPolicy.LLAVA, out, Progress.NONE);
         assertEquals(3, r.missing());
         assertEquals(0, model.calls.get());
         assertEquals(3, r.issues().stream().filter(i -> i.message().startsWith("image missing")).count());
@@ -102,19 +105,24 @@ class EvalRunnerTest {
         String refused = text.get(2).id();
         EvalRunner.Model m = new EvalRunner.Model() {
             @Override
-            public String generate(String prompt, Path image) {
+            public String prompt(Problem p) {
+                return p.question();
+            }
+
+            @Override
+            public String generate(Problem p, Path image) {
                 return "A";
             }
 
             @Override
-            public double[] score(String prompt, Path image, List<String> continuations) {
-                if (prompt.endsWith(PromptFormat.llavaPrompt(d.get(refused)))) {
+            public double[] score(Problem p, Path image) {
+                if (p.id().equals(refused)) {
                     throw new dev.glimpse.core.BadInputException("sequence of 600 tokens is longer than 512");
                 }
-                return new double[continuations.size()];
+                return new double[p.choices().size()];
             }
         };
-        EvalReport r = EvalRunner.run(d, out, m, EvalRunner.Scoring.LETTERS, "llava", AnswerPolicy.LLAVA, out,
+        EvalReport r = EvalRunner.run(d, out, m, EvalRunner.Scoring.LIKELIHOOD, AnswerPolicy.LLAVA, out,
                 Progress.NONE);
         assertEquals(5, r.total());
         assertEquals(1, r.missing());

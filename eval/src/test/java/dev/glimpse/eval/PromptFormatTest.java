@@ -41,23 +41,4 @@ class PromptFormatTest {
                 + "Answer: The answer is C.", PromptFormat.parse("QCM-AE").solvedExample(problem("Look.", "", ""), false));
         assertThrows(BadInputException.class, () -> PromptFormat.parse("XYZ-A"));
     }
-
-    @Test
-    void llavaPromptAppendsTheSingleLetterInstruction() {
-        ScienceQaDataset d = ScienceQaDataset.fromLlavaQuestions(TestData.scienceQa()
-                .resolve("questions/llava_test_CQM-A.json"));
-        Problem p = d.get("23");
-        assertEquals("Context: Below is a food web from a tundra ecosystem in Nunavut, a territory in Northern Canada.\n"
-                + "A food web models how the matter eaten by organisms moves through an ecosystem. The arrows in a food"
-                + " web represent how matter moves between organisms in an ecosystem.\nWhich of these organisms contains"
-                + " matter that was once part of the lichen?\nA. bilberry\nB. mushroom\n"
-                + "Answer with the option's letter from the given choices directly.", PromptFormat.llavaPrompt(p));
-        assertEquals(List.of("bilberry", "mushroom"), p.choices());
-        assertEquals(1, p.answer());
-        // rebuilt from problems.json fields, the LLaVA prompt is the same text
-        ScienceQaDataset probs = ScienceQaDataset.fromProblems(TestData.scienceQa()
-                .resolve("questions/problems_test_subset.json"));
-        Problem fromOfficial = probs.get("23");
-        assertEquals(PromptFormat.llavaPrompt(p), PromptFormat.llavaPrompt(fromOfficial));
-    }
 }

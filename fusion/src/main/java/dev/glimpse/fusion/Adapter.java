@@ -8,7 +8,7 @@ import java.nio.file.Path;
 
 /**
  * A trained projector and what it was trained for. On disk: {@code adapter.safetensors} (LLaVA tensor names) and
- * {@code adapter_config.json}.
+ * {@code projector_config.json} (read as {@code adapter_config.json} from bundles written before the rename).
  */
 public record Adapter(Projector projector, AdapterConfig config) {
     public static final String WEIGHTS = "adapter.safetensors";
@@ -17,13 +17,13 @@ public record Adapter(Projector projector, AdapterConfig config) {
         AdapterConfig c = AdapterConfig.read(dir);
         Path w = dir.resolve(WEIGHTS);
         if (!Files.isRegularFile(w)) {
-            throw new BadInputException(dir + ": adapter_config.json without " + WEIGHTS);
+            throw new BadInputException(dir + ": " + AdapterConfig.FILE + " without " + WEIGHTS);
         }
         try (Checkpoint ckpt = Checkpoint.open(w)) {
             Projector p = Projector.fromCheckpoint(ckpt, Projector.PREFIX);
             if (p.type() != c.projector() || p.inputDim() != c.featureDim() || p.outputDim() != c.llmHiddenSize()) {
                 throw new BadInputException(w + ": weights are a " + p.type().label() + " " + p.inputDim() + "→"
-                        + p.outputDim() + " projector but adapter_config.json says " + c.projector().label() + " "
+                        + p.outputDim() + " projector but " + AdapterConfig.FILE + " says " + c.projector().label() + " "
                         + c.featureDim() + "→" + c.llmHiddenSize());
             }
             return new Adapter(p, c);

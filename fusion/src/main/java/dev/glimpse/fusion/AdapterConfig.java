@@ -11,13 +11,17 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * adapter_config.json: what an adapter was trained for — the tower (its id, feature layer, tokens and width), the
+ * projector_config.json: what a projector was trained for — the tower (its id, feature layer, tokens and width), the
  * projector type, and the LLM (name and hidden size). Loading an adapter onto anything else is refused.
  */
 public record AdapterConfig(ProjectorType projector, int featureDim, int hiddenSize, int llmHiddenSize,
                             int imageTokens, boolean gate, String tower, String towerLayer, String llm) {
 
     static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    /** The file name; PEFT owns adapter_config.json, which in-LLM adapters use. */
+    public static final String FILE = "projector_config.json";
+    /** What bundles written before 0.1 called it; still read. */
+    static final String LEGACY_FILE = "adapter_config.json";
 
     public void write(Path dir) {
         ObjectNode n = JSON.createObjectNode();
@@ -32,19 +36,26 @@ public record AdapterConfig(ProjectorType projector, int featureDim, int hiddenS
         n.put("vision_feature_layer", towerLayer);
         n.put("llm", llm);
         try {
-            AtomicFile.writeString(dir.resolve("adapter_config.json"), JSON.writeValueAsString(n));
+            AtomicFile.writeString(dir.resolve(FILE), JSON.writeValueAsString(n));
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
     }
 
     public static AdapterConfig read(Path dir) {
-        Path f = dir.resolve("adapter_config.json");
+        Path f = dir.resolve(FILE);
         if (!Files.isRegularFile(f)) {
-            throw new BadInputException(dir + ": no adapter_config.json (not a Glimpse adapter directory)");
+            f = dir.resolve(LEGACY_FILE);
+        }
+        if (!Files.isRegularFile(f)) {
+            throw new BadInputException(dir + ": no " + FILE + " (not a Glimpse projector directory)");
         }
         try {
             JsonNode n = JSON.readTree(f.toFile());
+            if (n.has("peft_type")) {
+                throw new BadInputException(f + ": a PEFT adapter (peft_type " + n.get("peft_type").asText()
+                        + "), not a Glimpse projector; load it as an LLM adapter (--lora)");
+            }
             for (String k : new String[] {"projector_type", "feature_dim", "llm_hidden_size", "image_tokens"}) {
                 if (!n.hasNonNull(k)) {
                     throw new BadInputException(f + ": field '" + k + "' is missing");

@@ -98,6 +98,16 @@ public record MultimodalPrompt(int[] ids, int images) {
         return w.matMul(imageEmbeds);
     }
 
+    /**
+     * The token ids of {@code answer} after {@code prompt} (which may hold {@code <image>}s): the one rule by which
+     * training targets are made and choices are scored.
+     */
+    public static int[] answerIds(Tokenizer tok, String prompt, String answer) {
+        int cut = prompt.lastIndexOf(IMAGE);
+        String tail = cut < 0 ? prompt : prompt.substring(cut + IMAGE.length());
+        return continuationIds(tok, tail, answer, cut < 0);
+    }
+
     public int slots() {
         int n = 0;
         for (int id : ids) {

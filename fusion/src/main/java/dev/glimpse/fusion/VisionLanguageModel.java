@@ -18,9 +18,13 @@ import dev.glimpse.core.ModelConfig;
 import dev.glimpse.core.ModelRepository;
 import dev.glimpse.core.Progress;
 import dev.glimpse.core.TensorInfo;
+import dev.glimpse.eval.EvalRunner;
+import dev.glimpse.eval.Problem;
 import dev.glimpse.language.CausalLM;
 import dev.glimpse.language.GenerationOptions;
+import dev.glimpse.language.LanguageAdapter;
 import dev.glimpse.language.Tokenizer;
+import dev.glimpse.vision.ImageLoader;
 import dev.glimpse.vision.Features;
 import dev.glimpse.vision.ImageProcessor;
 import dev.glimpse.vision.OnnxVisionTower;
@@ -196,9 +200,18 @@ public final class VisionLanguageModel implements AutoCloseable {
         }
     }
 
-    /** What a bundle references; paths are relative to the bundle directory unless absolute (or hub ids). */
+    /**
+     * What a bundle references; paths are relative to the bundle directory unless absolute (or hub ids).
+     * {@code llmAdapter} (LoRA and/or adaption prompts, PEFT directories) may be null; {@code template} is the
+     * prompt contract the bundle was trained with.
+     */
     public record BundleSpec(String vision, String visionLayer, boolean dropCls, String llm, String adapter,
-                             PromptTemplate template) {
+                             PromptTemplate template, String llmAdapter) {
+        public BundleSpec(String vision, String visionLayer, boolean dropCls, String llm, String adapter,
+                          PromptTemplate template) {
+            this(vision, visionLayer, dropCls, llm, adapter, template, null);
+        }
+
         public void write(Path dir) {
             ObjectNode n = new ObjectMapper().createObjectNode();
             n.put("format", "glimpse-bundle/1");
@@ -207,9 +220,10 @@ public final class VisionLanguageModel implements AutoCloseable {
             n.put("drop_cls", dropCls);
             n.put("llm", llm);
             n.put("adapter", adapter);
-            n.put("prompt_template", template.template());
-            n.put("scoring", template.scoring().name().toLowerCase(java.util.Locale.ROOT));
-            n.put("answer_prefix", template.answerPrefix());
+            if (llmAdapter != null) {
+                n.put("llm_adapter", llmAdapter);
+            }
+            template.write(n);
             try {
                 AtomicFile.writeString(dir.resolve(BUNDLE), new ObjectMapper().writerWithDefaultPrettyPrinter()
                         .writeValueAsString(n));
@@ -231,9 +245,9 @@ public final class VisionLanguageModel implements AutoCloseable {
                 throw new BadInputException(dir.resolve(BUNDLE) + ": field '" + k + "' is missing");
             }
         }
-        PromptTemplate t = new PromptTemplate(n.path("prompt_template").asText(PromptTemplate.LLAVA.template()),
-                PromptTemplate.Scoring.valueOf(n.path("scoring").asText("letters").toUpperCase(java.util.Locale.ROOT)),
-                n.path("answer_prefix").asText(" "));
+        PromptTemplate t = PromptTemplate.read(n, dir.resolve(BUNDLE).toString());
+        LanguageAdapter llmAdapter = n.hasNonNull("llm_adapter")
+                ? LanguageAdapter.load(resolve(dir, n.get("llm_adapter").asText(), l.repository())) : null;
         Path vision = resolve(dir, n.get("vision").asText(), l.repository());
         Path llmDir = resolve(dir, n.get("llm").asText(), l.repository());
         Adapter adapter = Adapter.load(resolve(dir, n.get("adapter").asText(), l.repository()));
@@ -243,6 +257,9 @@ public final class VisionLanguageModel implements AutoCloseable {
         CausalLM lm = null;
         try {
             lm = l.llm(llmDir);
+            if (llmAdapter != null) {
+                lm.attach(llmAdapter, true); // LoRA merged once: inference costs what the plain LLM costs
+            }
             return of(tower, lm, adapter, llmDir.getFileName().toString(), t);
         } catch (RuntimeException e) {
             tower.close();
@@ -423,18 +440,59 @@ public final class VisionLanguageModel implements AutoCloseable {
     public double[] scoreContinuations(String prompt, List<float[]> features, List<String> continuations) {
         MultimodalPrompt p = MultimodalPrompt.encode(requireTokenizer(), prompt, tower.numTokens());
         checkImages(p, features);
-        String tail = prompt.substring(prompt.lastIndexOf(MultimodalPrompt.IMAGE) < 0 ? 0
-                : prompt.lastIndexOf(MultimodalPrompt.IMAGE) + MultimodalPrompt.IMAGE.length());
-        boolean specials = !prompt.contains(MultimodalPrompt.IMAGE);
+        List<int[]> conts = continuationIds(prompt, continuations);
+        try (NDManager m = manager.newSubManager()) {
+            NDArray image = features.isEmpty() ? null : project(m, features);
+            NDArray embeds = MultimodalPrompt.splice(llm, m, new int[][] {p.ids()}, image);
+            return llm.scoreContinuations(embeds, visual(m, p, image), conts);
+        }
+    }
+
+    /** The token ids scored for each continuation after {@code prompt}: the ids a bundle's training learnt. */
+    public List<int[]> continuationIds(String prompt, List<String> continuations) {
         List<int[]> conts = new ArrayList<>();
         for (String c : continuations) {
-            conts.add(MultimodalPrompt.continuationIds(tokenizer, tail, c, specials));
+            conts.add(MultimodalPrompt.answerIds(requireTokenizer(), prompt, c));
         }
-        try (NDManager m = manager.newSubManager()) {
-            NDArray embeds = MultimodalPrompt.splice(llm, m, new int[][] {p.ids()},
-                    features.isEmpty() ? null : project(m, features));
-            return llm.scoreContinuations(embeds, conts);
-        }
+        return conts;
+    }
+
+    /** The global image feature for adaption prompts (multimodal LLaMA-Adapter), or null when none is used. */
+    private NDArray visual(NDManager m, MultimodalPrompt p, NDArray image) {
+        boolean prompts = llm.adapter().flatMap(LanguageAdapter::adaptionPrompt).isPresent();
+        return prompts ? MultimodalPrompt.globalImageFeature(m, new int[][] {p.ids()}, image,
+                llm.config().hiddenSize()) : null;
+    }
+
+    /**
+     * This model as a ScienceQA contestant for {@link EvalRunner}: prompts and choices rendered by {@code template}
+     * (normally {@link #template()}, the contract the bundle was trained with), images read by {@code loader}.
+     */
+    public EvalRunner.Model forScienceQa(PromptTemplate template, ImageLoader loader) {
+        return new EvalRunner.Model() {
+            @Override
+            public String prompt(Problem p) {
+                return template.render(p);
+            }
+
+            @Override
+            public String generate(Problem p, Path image) {
+                return VisionLanguageModel.this.generate(template.render(p), feats(image), GenerationOptions.greedy(64));
+            }
+
+            @Override
+            public double[] score(Problem p, Path image) {
+                List<String> conts = new ArrayList<>();
+                for (int i = 0; i < p.choices().size(); i++) {
+                    conts.add(template.continuation(p.choices(), i));
+                }
+                return scoreContinuations(template.render(p), feats(image), conts);
+            }
+
+            private List<float[]> feats(Path image) {
+                return image == null ? List.of() : features(List.of(loader.load(image)));
+            }
+        };
     }
 
     /** Generates a continuation of a prompt with images spliced in (greedy or sampled). */
@@ -443,9 +501,9 @@ public final class VisionLanguageModel implements AutoCloseable {
         checkImages(p, features);
         int[] out;
         try (NDManager m = manager.newSubManager()) {
-            NDArray embeds = MultimodalPrompt.splice(llm, m, new int[][] {p.ids()},
-                    features.isEmpty() ? null : project(m, features));
-            out = llm.generate(embeds, options, null);
+            NDArray image = features.isEmpty() ? null : project(m, features);
+            NDArray embeds = MultimodalPrompt.splice(llm, m, new int[][] {p.ids()}, image);
+            out = llm.generate(embeds, visual(m, p, image), options, null);
         }
         return tokenizer.decode(out);
     }

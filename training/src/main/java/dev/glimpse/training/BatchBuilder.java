@@ -37,10 +37,7 @@ public final class BatchBuilder {
             throw new BadInputException("example " + ex.id() + ": prompt has " + p.images()
                     + " <image> placeholder(s) but " + ex.imageKeys().size() + " image(s)");
         }
-        String tail = ex.prompt().substring(ex.prompt().lastIndexOf(MultimodalPrompt.IMAGE) < 0 ? 0
-                : ex.prompt().lastIndexOf(MultimodalPrompt.IMAGE) + MultimodalPrompt.IMAGE.length());
-        int[] answer = MultimodalPrompt.continuationIds(tokenizer, tail, ex.answer(),
-                !ex.prompt().contains(MultimodalPrompt.IMAGE));
+        int[] answer = MultimodalPrompt.answerIds(tokenizer, ex.prompt(), ex.answer());
         int n = p.ids().length + answer.length + (eos >= 0 ? 1 : 0);
         if (n > maxLength) {
             throw new BadInputException("example " + ex.id() + " is " + n + " tokens, longer than the LLM's "

@@ -50,6 +50,12 @@ record TrainingCheckpoint(int step, int epoch, int batchIndex, int plannedSteps,
             }
             Map<String, float[]> m = new LinkedHashMap<>();
             Map<String, float[]> v = new LinkedHashMap<>();
+            for (dev.glimpse.core.TensorInfo t : f.tensors()) {
+                if (t.name().startsWith("param.") && !params.containsKey(t.name().substring("param.".length()))) {
+                    throw new BadInputException(file + ": holds parameter '" + t.name().substring(6) + "' that this"
+                            + " run does not train (resume with the same projector and LLM adapter settings)");
+                }
+            }
             for (Map.Entry<String, float[]> e : params.entrySet()) {
                 String k = e.getKey();
                 if (!f.contains("param." + k)) {

@@ -4,9 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.glimpse.core.BadInputException;
 import dev.glimpse.eval.Problem;
-import dev.glimpse.eval.PromptFormat;
 import dev.glimpse.eval.ScienceQaDataset;
 import dev.glimpse.fusion.MultimodalPrompt;
+import dev.glimpse.fusion.PromptTemplate;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -14,8 +14,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Training examples from the formats people have: a simple JSONL ({"image", "prompt", "answer"}), LLaVA
- * conversation JSON, or ScienceQA (through eval's loaders, prompted as LLaVA-1.5 does, answered by letter). Image
+ * Training examples from the formats people have: a simple JSONL ({"image", "prompt", "answer"}) and LLaVA
+ * conversation JSON (both under {@link PromptTemplate#RAW}: prompts as written, answers as written), or ScienceQA
+ * (through eval's loaders, rendered by a {@link PromptTemplate}). Image
  * keys are absolute paths; bad lines are refused with file and line.
  */
 public final class TrainingData {
@@ -97,28 +98,31 @@ public final class TrainingData {
         return out;
     }
 
-    /**
-     * ScienceQA problems as LLaVA-1.5 trains on them: image (when the problem has one), the question with lettered
-     * options and the single-letter instruction; the answer is the gold letter. Problems whose image is missing
-     * are refused with their id.
-     */
+    /** ScienceQA problems under LLaVA-1.5's prompt contract ({@link PromptTemplate#LLAVA}). */
     public static List<TrainingExample> scienceQa(ScienceQaDataset data, Path imagesDir) {
+        return scienceQa(data, imagesDir, PromptTemplate.LLAVA);
+    }
+
+    /**
+     * ScienceQA problems rendered by {@code template}: the prompt (with an {@code <image>} when the problem has an
+     * image) and, as the answer, exactly the continuation that evaluation scores for the gold choice (" A" under
+     * LLaVA's template). Problems whose image is missing are refused with their id.
+     */
+    public static List<TrainingExample> scienceQa(ScienceQaDataset data, Path imagesDir, PromptTemplate template) {
         List<TrainingExample> out = new ArrayList<>();
         for (Problem p : data.problems()) {
             if (p.answer() < 0) {
                 continue;
             }
             List<String> images = new ArrayList<>();
-            String prompt = PromptFormat.llavaPrompt(p);
             if (p.hasImage()) {
                 Path img = ScienceQaDataset.imagePath(p, imagesDir);
                 if (!Files.isRegularFile(img)) {
                     throw new BadInputException("ScienceQA problem " + p.id() + ": image " + img + " is missing");
                 }
                 images.add(img.toAbsolutePath().normalize().toString());
-                prompt = MultimodalPrompt.IMAGE + "\n" + prompt;
             }
-            out.add(new TrainingExample(p.id(), images, prompt, p.answerLetter()));
+            out.add(new TrainingExample(p.id(), images, template.render(p), template.answer(p)));
         }
         return out;
     }

@@ -29,6 +29,22 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--epochs", description = "Training epochs (default 14).")
     Integer epochs;
 
+    @Option(names = "--variants", defaultValue = "all", description = "Rows to train: projector, lora,"
+            + " llama-adapter or all (default ${DEFAULT-VALUE}); the projector row is always trained.")
+    String variants;
+
+    @Option(names = "--lettered", description = "The ScienceQA-style suite: six kinds (adding top/bottom and which"
+            + " is bigger), shuffled options answered by letter, varied backgrounds.")
+    boolean lettered;
+
+    @Option(names = "--llm-lr", description = "Learning rate of the in-LLM adapters (default: 1e-3 for LoRA, the"
+            + " projector's 5e-3 for LLaMA-Adapter).")
+    Double llmLr;
+
+    @Option(names = "--lora-targets", defaultValue = "q_proj,v_proj", description = "The LoRA row's modules"
+            + " (default ${DEFAULT-VALUE}).")
+    String loraTargets;
+
     @Option(names = "--json", description = "Print {accuracy, blind_accuracy, chance, seconds, bundle}.")
     boolean json;
 
@@ -40,7 +56,9 @@ final class DemoCommand implements Callable<Integer> {
         PrintWriter o = spec.commandLine().getOut();
         DemoRunner.Settings d = DemoRunner.Settings.defaults();
         DemoRunner.Settings s = new DemoRunner.Settings(d.trainPerKind(), d.testPerKind(),
-                epochs == null ? d.epochs() : epochs, d.learningRate(), d.batchSize(), seed);
+                epochs == null ? d.epochs() : epochs, d.learningRate(), d.batchSize(), seed,
+                DemoRunner.Variant.parse(variants), lettered, llmLr,
+                dev.glimpse.language.LoraConfig.parseTargets(loraTargets));
         DemoRunner.Result r;
         PrintWriter log = json ? new PrintWriter(java.io.Writer.nullWriter()) : o;
         CliProgress[] bar = new CliProgress[1];

@@ -5,8 +5,8 @@ import dev.glimpse.eval.EvalReport;
 import dev.glimpse.eval.EvalRunner;
 import dev.glimpse.eval.ReportWriter;
 import dev.glimpse.eval.ScienceQaDataset;
+import dev.glimpse.fusion.PromptTemplate;
 import dev.glimpse.fusion.VisionLanguageModel;
-import dev.glimpse.language.GenerationOptions;
 import dev.glimpse.vision.ImageLoader;
 import java.nio.file.Path;
 import java.util.LinkedHashSet;
@@ -41,11 +41,13 @@ final class EvalRunCommand implements Callable<Integer> {
     @Option(names = "--split", defaultValue = "test")
     String split;
 
-    @Option(names = "--format", defaultValue = "llava", description = "llava (LLaVA-1.5 prompt) or a ScienceQA code"
-            + " such as CQM-A.")
-    String format;
+    @Option(names = "--template", defaultValue = "model", description = "The prompt contract: model (the one the"
+            + " bundle was trained with), llava (LLaVA-1.5's letters), or options (LLaVA's prompt, choices scored by"
+            + " their text).")
+    String template;
 
-    @Option(names = "--scoring", defaultValue = "likelihood", description = "likelihood | options | generate.")
+    @Option(names = "--scoring", defaultValue = "likelihood", description = "likelihood (the likeliest choice) |"
+            + " generate (parsed by --policy).")
     String scoring;
 
     @Option(names = "--policy", defaultValue = "llava", description = "Answer parsing for generate: llava | scienceqa"
@@ -76,22 +78,14 @@ final class EvalRunCommand implements Callable<Integer> {
         EvalReport r;
         try (VisionLanguageModel vlm = GlimpseCli.loadModel(model);
              CliProgress bar = new CliProgress("eval", d.size(), "q")) {
-            EvalRunner.Model m = new EvalRunner.Model() {
-                @Override
-                public String generate(String prompt, Path image) {
-                    return vlm.generate(prompt, feats(image), GenerationOptions.greedy(64));
-                }
-
-                @Override
-                public double[] score(String prompt, Path image, List<String> continuations) {
-                    return vlm.scoreContinuations(prompt, feats(image), continuations);
-                }
-
-                private List<float[]> feats(Path image) {
-                    return image == null ? List.of() : vlm.features(List.of(loader.load(image)));
-                }
+            PromptTemplate t = switch (template.toLowerCase(java.util.Locale.ROOT)) {
+                case "model" -> vlm.template();
+                case "llava" -> PromptTemplate.LLAVA;
+                case "options" -> PromptTemplate.LLAVA.withScoring(PromptTemplate.Scoring.OPTIONS);
+                default -> throw new dev.glimpse.core.BadInputException("--template '" + template
+                        + "': expected model, llava or options");
             };
-            r = EvalRunner.run(d, images, m, sc, format, pol, out, bar);
+            r = EvalRunner.run(d, images, vlm.forScienceQa(t, loader), sc, pol, out, bar);
         }
         List<Path> files = ReportWriter.write(r, out);
         EvalCommand.print(r, files, json, spec.commandLine().getOut());

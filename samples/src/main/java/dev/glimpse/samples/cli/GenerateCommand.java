@@ -40,6 +40,10 @@ final class GenerateCommand implements Callable<Integer> {
         int[] inputIds;
     }
 
+    @Option(names = "--lora", description = "A PEFT adapter directory (LoRA or adaption prompt) for this model;"
+            + " LoRA is merged into the weights once.")
+    Path lora;
+
     @Option(names = "--max-new-tokens", defaultValue = "64", description = "Tokens to generate (default ${DEFAULT-VALUE}).")
     int maxNewTokens;
 
@@ -72,6 +76,9 @@ final class GenerateCommand implements Callable<Integer> {
         }
         Path dir = GlimpseCli.repository().resolve(model);
         try (CausalLM lm = CausalLM.load(dir)) {
+            if (lora != null) {
+                lm.attach(dev.glimpse.language.LanguageAdapter.load(lora), true);
+            }
             Tokenizer tok = lm.tokenizer().orElse(null);
             int[] ids = input.inputIds != null ? input.inputIds : lm.requireTokenizer().encode(input.prompt);
             GenerationOptions.Builder b = GenerationOptions.builder().maxNewTokens(maxNewTokens).seed(seed);

@@ -11,7 +11,10 @@ import dev.glimpse.fusion.Projector;
 import dev.glimpse.fusion.ProjectorType;
 import dev.glimpse.fusion.PromptTemplate;
 import dev.glimpse.fusion.VisionLanguageModel;
+import dev.glimpse.language.AdaptionPromptConfig;
 import dev.glimpse.language.CausalLM;
+import dev.glimpse.language.LanguageAdapter;
+import dev.glimpse.language.LoraConfig;
 import dev.glimpse.training.AdapterTrainer;
 import dev.glimpse.training.BatchBuilder;
 import dev.glimpse.training.TrainingData;
@@ -80,6 +83,37 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--layer", defaultValue = "-2", description = "Tower feature layer (default ${DEFAULT-VALUE}).")
     String layer;
 
+    @Option(names = "--choices-as", defaultValue = "letters", description = "ScienceQA data: train and score each"
+            + " choice as its letter (LLaVA's prompt) or as its option text: letters | options.")
+    String choicesAs;
+
+    @Option(names = "--lora-r", defaultValue = "0", description = "LoRA rank inside the frozen LLM (0: no LoRA).")
+    int loraR;
+
+    @Option(names = "--lora-alpha", description = "LoRA alpha (default: 2 x r).")
+    Double loraAlpha;
+
+    @Option(names = "--lora-targets", defaultValue = "q_proj,v_proj", description = "LoRA modules: q,k,v,o,gate,"
+            + "up,down, attention, mlp or all-linear (default ${DEFAULT-VALUE}).")
+    String loraTargets;
+
+    @Option(names = "--lora-dropout", defaultValue = "0", description = "LoRA dropout during training.")
+    double loraDropout;
+
+    @Option(names = "--rslora", description = "rsLoRA scaling alpha/sqrt(r) instead of alpha/r.")
+    boolean rslora;
+
+    @Option(names = "--adaption-prompt", defaultValue = "0", description = "LLaMA-Adapter: learnable prompt tokens"
+            + " per adapted layer, with a zero-initialised gate (0: none).")
+    int adaptionPrompt;
+
+    @Option(names = "--adapter-layers", defaultValue = "0", description = "Top layers that get adaption prompts"
+            + " (default: all).")
+    int adapterLayers;
+
+    @Option(names = "--llm-lr", description = "Learning rate of the in-LLM adapters (default: --lr).")
+    Double llmLr;
+
     @Option(names = "--epochs", defaultValue = "1")
     int epochs;
 
@@ -140,7 +174,46 @@ final class TrainCommand implements Callable<Integer> {
         return Duration.ofSeconds(secs);
     }
 
+    /** The prompt contract of the data: LLaVA's for ScienceQA (letters or options), as-written for the rest. */
+    PromptTemplate template() {
+        if (!isScienceQa()) {
+            return PromptTemplate.RAW;
+        }
+        return switch (choicesAs.toLowerCase(Locale.ROOT)) {
+            case "letters" -> PromptTemplate.LLAVA;
+            case "options" -> PromptTemplate.LLAVA.withScoring(PromptTemplate.Scoring.OPTIONS);
+            default -> throw new BadInputException("--choices-as '" + choicesAs + "': expected letters or options");
+        };
+    }
+
+    boolean isScienceQa() {
+        if (Files.isDirectory(data)) {
+            return true;
+        }
+        String name = data.getFileName().toString();
+        if (name.endsWith(".jsonl")) {
+            return false;
+        }
+        try {
+            String head = Files.readString(data).stripLeading();
+            return head.startsWith("[") && head.contains("\"conversations\"") && head.contains("\"gpt\"")
+                    && name.contains("CQM");
+        } catch (java.io.IOException e) {
+            throw new BadInputException(data + ": cannot read: " + e.getMessage());
+        }
+    }
+
+    /** The in-LLM adapter the flags ask for, or null. */
+    LanguageAdapter llmAdapter(CausalLM lm) {
+        LoraConfig lora = loraR > 0 ? new LoraConfig(loraR, loraAlpha != null ? loraAlpha : 2.0 * loraR, rslora,
+                loraDropout, LoraConfig.parseTargets(loraTargets), List.of()) : null;
+        AdaptionPromptConfig prompt = adaptionPrompt > 0 ? new AdaptionPromptConfig(adaptionPrompt,
+                adapterLayers > 0 ? adapterLayers : lm.config().numHiddenLayers()) : null;
+        return lora == null && prompt == null ? null : LanguageAdapter.create(lm.config(), lora, prompt, seed);
+    }
+
     List<TrainingExample> load() {
+        PromptTemplate t = template();
         Path root = images != null ? images : (Files.isDirectory(data) ? data.resolve("images") : data.toAbsolutePath()
                 .getParent());
         if (Files.isDirectory(data)) {
@@ -149,20 +222,14 @@ final class TrainCommand implements Callable<Integer> {
             if (!Files.isRegularFile(problems) || !Files.isRegularFile(splits)) {
                 throw new BadInputException(data + ": a ScienceQA directory needs problems.json and pid_splits.json");
             }
-            return TrainingData.scienceQa(ScienceQaDataset.fromProblems(problems, splits, split), root);
+            return TrainingData.scienceQa(ScienceQaDataset.fromProblems(problems, splits, split), root, t);
         }
         String name = data.getFileName().toString();
         if (name.endsWith(".jsonl")) {
             return TrainingData.jsonl(data);
         }
-        try {
-            String head = Files.readString(data).stripLeading();
-            if (head.startsWith("[") && head.contains("\"conversations\"") && head.contains("\"gpt\"")
-                    && name.contains("CQM")) {
-                return TrainingData.scienceQa(ScienceQaDataset.fromLlavaQuestions(data), root);
-            }
-        } catch (java.io.IOException e) {
-            throw new BadInputException(data + ": cannot read: " + e.getMessage());
+        if (isScienceQa()) {
+            return TrainingData.scienceQa(ScienceQaDataset.fromLlavaQuestions(data), root, t);
         }
         return TrainingData.llavaConversations(data, root);
     }
@@ -183,6 +250,9 @@ final class TrainCommand implements Callable<Integer> {
         TrainingOptions.Builder ob = TrainingOptions.builder().batchSize(batchSize).gradientAccumulation(gradAccum)
                 .learningRate(lr).weightDecay(weightDecay).epochs(epochs).maxSteps(maxSteps).seed(seed)
                 .checkpointEvery(checkpointEvery).evalEvery(evalEvery);
+        if (llmLr != null) {
+            ob.llmAdapterLearningRate(llmLr);
+        }
         if (timeLimit != null) {
             ob.timeLimit(parseDuration(timeLimit));
         }
@@ -212,7 +282,8 @@ final class TrainCommand implements Callable<Integer> {
             if (positionEmbedding) {
                 p = p.withPositionEmbedding(tower.numTokens());
             }
-            AdapterTrainer trainer = new AdapterTrainer(lm, p, opts);
+            LanguageAdapter llmAdapter = llmAdapter(lm);
+            AdapterTrainer trainer = new AdapterTrainer(lm, p, llmAdapter, opts);
             BatchBuilder bb = new BatchBuilder(lm, tower.numTokens());
             AdapterTrainer.Evaluator evaluator = heldOut.isEmpty() ? null : (proj, step) -> {
                 double sum = 0;
@@ -236,7 +307,13 @@ final class TrainCommand implements Callable<Integer> {
                     llmDir.getFileName().toString()));
             adapter.save(out.resolve("adapter"));
             new VisionLanguageModel.BundleSpec(visionPath.toAbsolutePath().toString(), layer, true,
-                    llmDir.toAbsolutePath().toString(), "adapter", PromptTemplate.LLAVA).write(out);
+                    llmDir.toAbsolutePath().toString(), "adapter", template(),
+                    llmAdapter == null ? null : AdapterTrainer.LLM_ADAPTER).write(out);
+            if (llmAdapter != null) {
+                summary.put("llm_adapter", out.resolve(AdapterTrainer.LLM_ADAPTER).toAbsolutePath().toString());
+                summary.put("llm_adapter_parameters", llmAdapter.parameterCount());
+            }
+            summary.put("projector_parameters", p.parameterCount());
             summary.put("steps", r.steps());
             summary.put("planned_steps", r.plannedSteps());
             summary.put("samples_per_s", Math.round(r.samplesPerSecond() * 10) / 10.0);

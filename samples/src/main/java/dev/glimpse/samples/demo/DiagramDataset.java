@@ -10,8 +10,10 @@ import java.util.List;
 import java.util.Random;
 
 /**
- * Synthetic diagram questions drawn in Java: coloured shapes on a white canvas, asked about in words a TinyStories
- * model knows. Four kinds — colour, shape, count, position — each with a fixed set of options, so chance is known.
+ * Synthetic diagram questions drawn in Java: coloured shapes on a canvas, asked about in words a TinyStories model
+ * knows. The demo's suite has four kinds — colour, shape, count, position — with options in a fixed order, scored
+ * by their words. The lettered suite is ScienceQA-style: six kinds (adding top/bottom and which is bigger), options
+ * shuffled per question and answered by letter, on varied backgrounds. Chance is known for both.
  */
 public final class DiagramDataset {
     public static final int SIZE = 224;
@@ -21,7 +23,12 @@ public final class DiagramDataset {
         COLOR("What color is the ball?", List.of("red", "blue", "green", "yellow")),
         SHAPE("What shape is the ball?", List.of("circle", "square", "triangle")),
         COUNT("How many balls are there?", List.of("one", "two", "three")),
-        POSITION("Is the ball on the left or the right?", List.of("left", "right"));
+        POSITION("Is the ball on the left or the right?", List.of("left", "right")),
+        VERTICAL("Is the ball at the top or the bottom?", List.of("top", "bottom")),
+        BIGGER("Which ball is bigger?", List.of("the left ball", "the right ball"));
+
+        /** The demo's four kinds, in the order its data is drawn. */
+        public static final List<Kind> DEMO = List.of(COLOR, SHAPE, COUNT, POSITION);
 
         public final String question;
         public final List<String> options;
@@ -36,10 +43,18 @@ public final class DiagramDataset {
         }
     }
 
-    /** One generated diagram with its question and the index of the right option. */
-    public record Item(String id, Kind kind, BufferedImage image, int answer) {
+    /** One generated diagram with its question, its options (in the order asked) and the index of the right one. */
+    public record Item(String id, Kind kind, BufferedImage image, List<String> options, int answer) {
+        public Item(String id, Kind kind, BufferedImage image, int answer) {
+            this(id, kind, image, kind.options, answer);
+        }
+
+        public String question() {
+            return kind.question;
+        }
+
         public String answerText() {
-            return kind.options.get(answer);
+            return options.get(answer);
         }
     }
 
@@ -48,23 +63,45 @@ public final class DiagramDataset {
 
     private DiagramDataset() {}
 
-    /** {@code perKind} items of every kind, reproducibly from {@code seed}. */
+    /** {@code perKind} items of each of the demo's four kinds, reproducibly from {@code seed}. */
     public static List<Item> generate(int perKind, long seed, String prefix) {
         Random r = new Random(seed);
         List<Item> items = new ArrayList<>();
         for (int i = 0; i < perKind; i++) {
-            for (Kind k : Kind.values()) {
-                items.add(draw(k, r, prefix + "-" + k.label() + "-" + i));
+            for (Kind k : Kind.DEMO) {
+                items.add(draw(k, r, prefix + "-" + k.label() + "-" + i, false));
             }
         }
         return items;
     }
 
-    static Item draw(Kind kind, Random r, String id) {
+    /**
+     * The lettered suite: {@code perKind} items of all six kinds, options shuffled per item (so a letter says nothing
+     * by itself), on a random light background, reproducibly from {@code seed}.
+     */
+    public static List<Item> generateLettered(int perKind, long seed, String prefix) {
+        Random r = new Random(seed);
+        List<Item> items = new ArrayList<>();
+        for (int i = 0; i < perKind; i++) {
+            for (Kind k : Kind.values()) {
+                Item it = draw(k, r, prefix + "-" + k.label() + "-" + i, true);
+                List<Integer> order = new ArrayList<>();
+                for (int j = 0; j < k.options.size(); j++) {
+                    order.add(j);
+                }
+                java.util.Collections.shuffle(order, r);
+                List<String> opts = order.stream().map(k.options::get).toList();
+                items.add(new Item(it.id(), k, it.image(), opts, order.indexOf(it.answer())));
+            }
+        }
+        return items;
+    }
+
+    static Item draw(Kind kind, Random r, String id, boolean varied) {
         BufferedImage img = new BufferedImage(SIZE, SIZE, BufferedImage.TYPE_INT_RGB);
         Graphics2D g = img.createGraphics();
         g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
-        g.setColor(Color.WHITE);
+        g.setColor(varied ? new Color(225 + r.nextInt(31), 225 + r.nextInt(31), 225 + r.nextInt(31)) : Color.WHITE);
         g.fillRect(0, 0, SIZE, SIZE);
         int colour = r.nextInt(COLORS.length);
         int shape = r.nextInt(3);
@@ -92,11 +129,28 @@ public final class DiagramDataset {
                 }
                 answer = n - 1;
             }
-            default -> {
+            case POSITION -> {
                 boolean right = r.nextBoolean();
                 int cx = right ? 160 + r.nextInt(30) : 34 + r.nextInt(30);
                 shape(g, shape, COLORS[colour], cx, 60 + r.nextInt(104), 48 + r.nextInt(20));
                 answer = right ? 1 : 0;
+            }
+            case VERTICAL -> {
+                boolean bottom = r.nextBoolean();
+                int cy = bottom ? 160 + r.nextInt(30) : 34 + r.nextInt(30);
+                shape(g, shape, COLORS[colour], 60 + r.nextInt(104), cy, 48 + r.nextInt(20));
+                answer = bottom ? 1 : 0;
+            }
+            default -> {
+                // two balls side by side, one clearly bigger
+                boolean rightBigger = r.nextBoolean();
+                int big = 70 + r.nextInt(25);
+                int small = 28 + r.nextInt(14);
+                int cy = 80 + r.nextInt(64);
+                shape(g, shape, COLORS[colour], 58 + r.nextInt(11) - 5, cy, rightBigger ? small : big);
+                shape(g, shape, COLORS[(colour + 1 + r.nextInt(3)) % COLORS.length], 166 + r.nextInt(11) - 5, cy,
+                        rightBigger ? big : small);
+                answer = rightBigger ? 1 : 0;
             }
         }
         g.dispose();

@@ -32,7 +32,7 @@ class DemoCommandTest {
         Path bundle = Path.of(j.get("bundle").asText());
         assertTrue(Files.isRegularFile(bundle.resolve("bundle.json")));
         assertTrue(Files.isRegularFile(bundle.resolve("adapter/adapter.safetensors")));
-        assertTrue(Files.isRegularFile(bundle.resolve("adapter/adapter_config.json")));
+        assertTrue(Files.isRegularFile(bundle.resolve("adapter/projector_config.json")));
         assertTrue(Files.readString(out.resolve("report.md")).contains("adapter, image blanked"));
         assertTrue(Files.size(out.resolve("accuracy_by_kind.png")) > 1000);
         assertTrue(Files.size(out.resolve("training/loss_curve.png")) > 1000);

@@ -38,7 +38,7 @@ class TrainCommandTest {
         assertEquals(23, j.get("examples").asInt());
         assertEquals(1, j.get("heldout").asInt());
         assertTrue(Files.isRegularFile(out.resolve("adapter/adapter.safetensors")));
-        assertTrue(Files.readString(out.resolve("adapter/adapter_config.json")).contains("block_13_hidden_state"));
+        assertTrue(Files.readString(out.resolve("adapter/projector_config.json")).contains("block_13_hidden_state"));
         assertTrue(Files.isRegularFile(out.resolve("bundle.json")));
         assertTrue(Files.readString(out.resolve("metrics.jsonl")).contains("heldout_loss"));
         // resuming a finished run changes nothing and says so
@@ -53,6 +53,61 @@ class TrainCommandTest {
                 "--choices", "red|blue", "--json");
         assertEquals(0, ask.code(), ask.err());
         assertTrue(new ObjectMapper().readTree(ask.out()).has("probabilities"));
+    }
+
+    @Test
+    void loraAndAdaptionPromptsTrainIntoTheBundle(@TempDir Path dir) throws Exception {
+        StringBuilder jsonl = new StringBuilder();
+        List<DiagramDataset.Item> items = DiagramDataset.generate(3, 5, "l");
+        for (DiagramDataset.Item it : items) {
+            Path png = dir.resolve(it.id() + ".png");
+            ImageIO.write(it.image(), "png", png.toFile());
+            jsonl.append(new ObjectMapper().writeValueAsString(java.util.Map.of("image", png.getFileName().toString(),
+                    "prompt", it.question() + " Answer:", "answer", " " + it.answerText()))).append('\n');
+        }
+        Path data = dir.resolve("data.jsonl");
+        Files.writeString(data, jsonl.toString());
+        Path out = dir.resolve("run");
+        String[] args = {"train", "--vision", "demo-kit/mobilenet-v2-features", "--layer", "block_13_hidden_state",
+            "--llm", "demo-kit/stories260k", "--data", data.toString(), "--out", out.toString(), "--max-steps", "4",
+            "--batch-size", "4", "--checkpoint-every", "2", "--lora-r", "4", "--lora-targets", "all-linear",
+            "--adaption-prompt", "3", "--adapter-layers", "2", "--llm-lr", "1e-2", "--json"};
+        CliRunner r = CliRunner.run(args);
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        assertEquals(4, j.get("steps").asInt());
+        // stories260k: 5 layers x 7 linear layers x (A + B) at r = 4, plus 2 layers x (3 x 64 prompt + gate)
+        assertTrue(j.get("llm_adapter_parameters").asLong() > 0);
+        JsonNode lora = new ObjectMapper().readTree(out.resolve("llm_adapter/lora/adapter_config.json").toFile());
+        assertEquals("LORA", lora.get("peft_type").asText());
+        assertEquals(7, lora.get("target_modules").size());
+        JsonNode prompt = new ObjectMapper().readTree(out.resolve("llm_adapter/adaption_prompt/adapter_config.json")
+                .toFile());
+        assertEquals("ADAPTION_PROMPT", prompt.get("peft_type").asText());
+        assertEquals(3, prompt.get("adapter_len").asInt());
+        JsonNode bundle = new ObjectMapper().readTree(out.resolve("bundle.json").toFile());
+        assertEquals("llm_adapter", bundle.get("llm_adapter").asText());
+        assertEquals("{question}", bundle.get("prompt_template").asText(), "JSONL data is trained as written");
+        // resuming with other adapter settings is refused by name rather than silently dropping the adapters
+        String[] other = java.util.Arrays.copyOf(args, args.length + 1);
+        other[other.length - 1] = "--resume";
+        other[java.util.Arrays.asList(other).indexOf("--adaption-prompt") + 1] = "0";
+        r = CliRunner.run(other);
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("adaption_prompt"), r.err());
+        // the bundle answers with its adapters, and the LoRA alone drives a text model
+        CliRunner ask = CliRunner.run("ask", "--model", out.toString(), "--image",
+                dir.resolve(items.get(0).id() + ".png").toString(), "--question", items.get(0).question() + " Answer:",
+                "--choices", "red|blue", "--json");
+        assertEquals(0, ask.code(), ask.err());
+        CliRunner gen = CliRunner.run("generate", "--model", "demo-kit/stories260k", "--lora",
+                out.resolve("llm_adapter/lora").toString(), "--input-ids", "1,403,407", "--max-new-tokens", "4",
+                "--json");
+        assertEquals(0, gen.code(), gen.err());
+        CliRunner wrong = CliRunner.run("generate", "--model", "demo-kit/stories260k", "--lora",
+                out.resolve("adapter").toString(), "--input-ids", "1,403");
+        assertEquals(2, wrong.code());
+        assertTrue(wrong.err().contains("adapter_config.json"), wrong.err());
     }
 
     @Test
