@@ -307,14 +307,14 @@ public final class Bench {
             for (int it = 0; it <= iters; it++) {
                 long t0 = System.nanoTime();
                 AdapterTrainer.LossAndGrads lg = trainer.lossAndGradients(batch);
-                adam.update(trainer.parameters(), lg.grads(), 1e-3);
+                adam.update(trainer.parameters().values(), lg.grads(), 1e-3);
                 if (it > 0) {
                     t.add(seconds(t0));
                 }
             }
             out.put("seconds", t);
             out.put("samples_per_s", b / median(t));
-            out.put("trainable_parameters", trainer.parameters().values().stream().mapToLong(a -> a.length).sum());
+            out.put("trainable_parameters", trainer.parameters().values().values().stream().mapToLong(a -> a.length).sum());
         }
     }
 

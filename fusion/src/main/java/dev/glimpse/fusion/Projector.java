@@ -2,13 +2,12 @@ package dev.glimpse.fusion;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
 import dev.glimpse.core.BadInputException;
 import dev.glimpse.core.Checkpoint;
-import dev.glimpse.core.DType;
+import ai.djl.ndarray.types.DataType;
+import dev.glimpse.core.Parameters;
 import dev.glimpse.core.SafetensorsWriter;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
 
@@ -31,36 +30,31 @@ public final class Projector {
     private final int inDim;
     private final int outDim;
     private final boolean gated;
-    private final Map<String, float[]> params;
-    private final Map<String, long[]> shapes;
+    private final Parameters params;
 
-    private Projector(ProjectorType type, int inDim, int outDim, boolean gated, Map<String, float[]> params,
-                      Map<String, long[]> shapes) {
+    private Projector(ProjectorType type, int inDim, int outDim, boolean gated, Parameters params) {
         this.type = type;
         this.inDim = inDim;
         this.outDim = outDim;
         this.gated = gated;
         this.params = params;
-        this.shapes = shapes;
     }
 
     /** Fresh weights with PyTorch's nn.Linear initialisation (uniform ±1/√fan_in), seeded. */
     public static Projector initialize(ProjectorType type, int inDim, int outDim, boolean gated, long seed) {
         Random r = new Random(seed);
-        Map<String, float[]> p = new LinkedHashMap<>();
-        Map<String, long[]> s = new LinkedHashMap<>();
-        linear(p, s, "linear_1", inDim, outDim, r);
+        Parameters p = new Parameters();
+        linear(p, "linear_1", inDim, outDim, r);
         if (type == ProjectorType.MLP2X_GELU) {
-            linear(p, s, "linear_2", outDim, outDim, r);
+            linear(p, "linear_2", outDim, outDim, r);
         }
         if (gated) {
-            p.put("gate", new float[] {0f});
-            s.put("gate", new long[] {1});
+            p.put("gate", new long[] {1}, new float[] {0f});
         }
-        return new Projector(type, inDim, outDim, gated, p, s);
+        return new Projector(type, inDim, outDim, gated, p);
     }
 
-    private static void linear(Map<String, float[]> p, Map<String, long[]> s, String name, int in, int out, Random r) {
+    private static void linear(Parameters p, String name, int in, int out, Random r) {
         double bound = 1 / Math.sqrt(in);
         float[] w = new float[in * out];
         float[] b = new float[out];
@@ -70,10 +64,8 @@ public final class Projector {
         for (int i = 0; i < b.length; i++) {
             b[i] = (float) ((r.nextDouble() * 2 - 1) * bound);
         }
-        p.put(name + ".weight", w);
-        s.put(name + ".weight", new long[] {out, in});
-        p.put(name + ".bias", b);
-        s.put(name + ".bias", new long[] {out});
+        p.put(name + ".weight", new long[] {out, in}, w);
+        p.put(name + ".bias", new long[] {out}, b);
     }
 
     /**
@@ -85,15 +77,13 @@ public final class Projector {
             throw new BadInputException("position embedding needs >= 1 image token, got " + tokens);
         }
         Projector c = copy();
-        c.params.put(POSITIONS, new float[tokens * outDim]);
-        c.shapes.put(POSITIONS, new long[] {tokens, outDim});
+        c.params.put(POSITIONS, new long[] {tokens, outDim}, new float[tokens * outDim]);
         return c;
     }
 
     /** Image tokens of the position embedding, or 0 without one. */
     public int positions() {
-        long[] s = shapes.get(POSITIONS);
-        return s == null ? 0 : (int) s[0];
+        return params.contains(POSITIONS) ? (int) params.shape(POSITIONS)[0] : 0;
     }
 
     /** Reads {@code multi_modal_projector.*} tensors (from an adapter file or a whole LLaVA checkpoint). */
@@ -105,12 +95,10 @@ public final class Projector {
         long[] s1 = ckpt.info(l1).shape();
         boolean mlp = ckpt.contains(prefix + "linear_2.weight");
         boolean gated = ckpt.contains(prefix + "gate");
-        Map<String, float[]> p = new LinkedHashMap<>();
-        Map<String, long[]> s = new LinkedHashMap<>();
+        Parameters p = new Parameters();
         for (String n : mlp ? new String[] {"linear_1.weight", "linear_1.bias", "linear_2.weight", "linear_2.bias"}
                 : new String[] {"linear_1.weight", "linear_1.bias"}) {
-            p.put(n, ckpt.toFloats(prefix + n));
-            s.put(n, ckpt.info(prefix + n).shape());
+            p.put(n, ckpt.info(prefix + n).shape(), ckpt.toFloats(prefix + n));
         }
         int out = (int) (mlp ? ckpt.info(prefix + "linear_2.weight").shape()[0] : s1[0]);
         if (mlp && ckpt.info(prefix + "linear_2.weight").shape()[1] != s1[0]) {
@@ -118,8 +106,7 @@ public final class Projector {
                     .shape()[1] + " inputs but linear_1 gives " + s1[0]);
         }
         if (gated) {
-            p.put("gate", ckpt.toFloats(prefix + "gate"));
-            s.put("gate", new long[] {1});
+            p.put("gate", new long[] {1}, ckpt.toFloats(prefix + "gate"));
         }
         if (ckpt.contains(prefix + POSITIONS)) {
             long[] ps = ckpt.info(prefix + POSITIONS).shape();
@@ -127,10 +114,9 @@ public final class Projector {
                 throw new BadInputException(ckpt.location() + ": " + prefix + POSITIONS + " has shape "
                         + java.util.Arrays.toString(ps) + ", expected [tokens, " + out + "]");
             }
-            p.put(POSITIONS, ckpt.toFloats(prefix + POSITIONS));
-            s.put(POSITIONS, ps);
+            p.put(POSITIONS, ps, ckpt.toFloats(prefix + POSITIONS));
         }
-        return new Projector(mlp ? ProjectorType.MLP2X_GELU : ProjectorType.LINEAR, (int) s1[1], out, gated, p, s);
+        return new Projector(mlp ? ProjectorType.MLP2X_GELU : ProjectorType.LINEAR, (int) s1[1], out, gated, p);
     }
 
     public ProjectorType type() {
@@ -149,37 +135,23 @@ public final class Projector {
         return gated;
     }
 
-    /** Parameter name (without prefix) → values; the arrays are live: trainers update them in place. */
-    public Map<String, float[]> parameters() {
+    /** Parameter name (without prefix) → values and shapes; the arrays are live: trainers update them in place. */
+    public Parameters parameters() {
         return params;
     }
 
-    public long[] shape(String name) {
-        return shapes.get(name).clone();
-    }
-
     public long parameterCount() {
-        return params.values().stream().mapToLong(a -> a.length).sum();
+        return params.count();
     }
 
     /** A deep copy. */
     public Projector copy() {
-        Map<String, float[]> p = new LinkedHashMap<>();
-        params.forEach((k, v) -> p.put(k, v.clone()));
-        return new Projector(type, inDim, outDim, gated, p, new LinkedHashMap<>(shapes));
+        return new Projector(type, inDim, outDim, gated, params.copy());
     }
 
-    /** The parameters as arrays in {@code m}; with {@code requiresGradient} they collect gradients. */
+    /** The parameters as fp32 arrays in {@code m}; with {@code requiresGradient} they collect gradients. */
     public Map<String, NDArray> toNDArrays(NDManager m, boolean requiresGradient) {
-        Map<String, NDArray> out = new LinkedHashMap<>();
-        params.forEach((k, v) -> {
-            NDArray a = m.create(v, new Shape(shapes.get(k)));
-            if (requiresGradient) {
-                a.setRequiresGradient(true);
-            }
-            out.put(k, a);
-        });
-        return out;
+        return params.toNDArrays(m, DataType.FLOAT32, requiresGradient);
     }
 
     /** Projects features [..., inDim] to [..., outDim] with the given parameter arrays. */
@@ -212,7 +184,7 @@ public final class Projector {
     /** Writes {@code adapter.safetensors} (LLaVA names) into {@code dir}, atomically. */
     public void save(Path file) {
         SafetensorsWriter w = new SafetensorsWriter().metadata("format", "pt").metadata("projector_type", type.label());
-        params.forEach((k, v) -> w.add(PREFIX + k, DType.F32, shapes.get(k), v));
+        params.writeTo(w, PREFIX);
         w.write(file);
     }
 }

@@ -27,10 +27,10 @@ class AdapterAndPromptTest {
         new Adapter(p, c).save(dir);
         Adapter back = Adapter.load(dir);
         assertEquals(c, back.config());
-        for (Map.Entry<String, float[]> e : p.parameters().entrySet()) {
-            assertArrayEquals(e.getValue(), back.projector().parameters().get(e.getKey()), 0f, e.getKey());
+        for (Map.Entry<String, float[]> e : p.parameters().values().entrySet()) {
+            assertArrayEquals(e.getValue(), back.projector().parameters().values().get(e.getKey()), 0f, e.getKey());
         }
-        assertEquals(0f, back.projector().parameters().get("gate")[0], "the gate starts closed");
+        assertEquals(0f, back.projector().parameters().values().get("gate")[0], "the gate starts closed");
         c.checkCompatible("tiny-clip-vision", "-2", 16, 48, "tiny-qwen2", 64);
         BadInputException e = assertThrows(BadInputException.class,
                 () -> c.checkCompatible("tiny-siglip-vision", "-2", 16, 48, "tiny-qwen2", 64));

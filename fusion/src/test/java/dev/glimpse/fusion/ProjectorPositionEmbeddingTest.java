@@ -41,7 +41,7 @@ class ProjectorPositionEmbeddingTest {
             float[] b = pos.forward(x, pos.toNDArrays(m, false)).toFloatArray();
             assertArrayEquals(a, b, 0f, "a zero position embedding changes nothing");
             // token t of every image gets row t
-            float[] pe = pos.parameters().get(Projector.POSITIONS);
+            float[] pe = pos.parameters().values().get(Projector.POSITIONS);
             for (int i = 0; i < pe.length; i++) {
                 pe[i] = i;
             }

@@ -3,7 +3,6 @@ package dev.glimpse.language;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -13,13 +12,13 @@ import dev.glimpse.core.BadInputException;
 import dev.glimpse.core.DType;
 import dev.glimpse.core.GlimpseException;
 import dev.glimpse.core.LanguageModelConfig;
+import dev.glimpse.core.Parameters;
 import dev.glimpse.core.SafetensorsFile;
 import dev.glimpse.core.SafetensorsWriter;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -51,15 +50,12 @@ public final class LanguageAdapter {
 
     private final LoraConfig lora;
     private final AdaptionPromptConfig prompt;
-    private final Map<String, float[]> params;
-    private final Map<String, long[]> shapes;
+    private final Parameters params;
 
-    private LanguageAdapter(LoraConfig lora, AdaptionPromptConfig prompt, Map<String, float[]> params,
-                            Map<String, long[]> shapes) {
+    private LanguageAdapter(LoraConfig lora, AdaptionPromptConfig prompt, Parameters params) {
         this.lora = lora;
         this.prompt = prompt;
         this.params = params;
-        this.shapes = shapes;
     }
 
     static String module(int layer, String name) {
@@ -107,8 +103,7 @@ public final class LanguageAdapter {
                     + c.numHiddenLayers());
         }
         Random r = new Random(seed);
-        Map<String, float[]> p = new LinkedHashMap<>();
-        Map<String, long[]> s = new LinkedHashMap<>();
+        Parameters p = new Parameters();
         for (int layer = 0; layer < c.numHiddenLayers(); layer++) {
             if (lora != null && lora.adapts(layer)) {
                 for (String t : LoraConfig.ALL_LINEAR) {
@@ -121,10 +116,9 @@ public final class LanguageAdapter {
                     for (int i = 0; i < a.length; i++) {
                         a[i] = (float) ((r.nextDouble() * 2 - 1) * bound);
                     }
-                    p.put(module(layer, t) + ".lora_A.weight", a);
-                    s.put(module(layer, t) + ".lora_A.weight", new long[] {lora.r(), w[1]});
-                    p.put(module(layer, t) + ".lora_B.weight", new float[(int) (w[0] * lora.r())]);
-                    s.put(module(layer, t) + ".lora_B.weight", new long[] {w[0], lora.r()});
+                    p.put(module(layer, t) + ".lora_A.weight", new long[] {lora.r(), w[1]}, a);
+                    p.put(module(layer, t) + ".lora_B.weight", new long[] {w[0], lora.r()},
+                            new float[(int) (w[0] * lora.r())]);
                 }
             }
             if (prompt != null && prompt.adapts(layer, c.numHiddenLayers())) {
@@ -132,13 +126,11 @@ public final class LanguageAdapter {
                 for (int i = 0; i < e.length; i++) {
                     e[i] = (float) r.nextGaussian();
                 }
-                p.put(promptKey(layer), e);
-                s.put(promptKey(layer), new long[] {1, prompt.length(), c.hiddenSize()});
-                p.put(gateKey(layer), new float[1]);
-                s.put(gateKey(layer), new long[] {1});
+                p.put(promptKey(layer), new long[] {1, prompt.length(), c.hiddenSize()}, e);
+                p.put(gateKey(layer), new long[] {1}, new float[1]);
             }
         }
-        return new LanguageAdapter(lora, prompt, p, s);
+        return new LanguageAdapter(lora, prompt, p);
     }
 
     public Optional<LoraConfig> lora() {
@@ -149,24 +141,18 @@ public final class LanguageAdapter {
         return Optional.ofNullable(prompt);
     }
 
-    /** Parameter name → values; the arrays are live: trainers update them in place. */
-    public Map<String, float[]> parameters() {
+    /** Parameter name (PEFT's, without base_model.model.) → values and shapes; the arrays are live. */
+    public Parameters parameters() {
         return params;
     }
 
-    public long[] shape(String name) {
-        return shapes.get(name).clone();
-    }
-
     public long parameterCount() {
-        return params.values().stream().mapToLong(a -> a.length).sum();
+        return params.count();
     }
 
     /** A deep copy. */
     public LanguageAdapter copy() {
-        Map<String, float[]> p = new LinkedHashMap<>();
-        params.forEach((k, v) -> p.put(k, v.clone()));
-        return new LanguageAdapter(lora, prompt, p, new LinkedHashMap<>(shapes));
+        return new LanguageAdapter(lora, prompt, params.copy());
     }
 
     /** This adapter without its LoRA part (after the LoRA was merged into the weights), or null if nothing is left. */
@@ -174,22 +160,19 @@ public final class LanguageAdapter {
         if (prompt == null) {
             return null;
         }
-        Map<String, float[]> p = new LinkedHashMap<>();
-        Map<String, long[]> s = new LinkedHashMap<>();
-        params.forEach((k, v) -> {
+        Parameters p = new Parameters();
+        params.values().forEach((k, v) -> {
             if (k.contains(".adaption_")) {
-                p.put(k, v);
-                s.put(k, shapes.get(k));
+                p.put(k, params.shape(k), v);
             }
         });
-        return new LanguageAdapter(null, prompt, p, s);
+        return new LanguageAdapter(null, prompt, p);
     }
 
     /** Refuses a model these adapters do not fit, naming the tensor and both shapes. */
     public void checkCompatible(LanguageModelConfig c) {
-        for (Map.Entry<String, long[]> e : shapes.entrySet()) {
-            String k = e.getKey();
-            long[] got = e.getValue();
+        for (String k : params.values().keySet()) {
+            long[] got = params.shape(k);
             long[] want;
             Matcher m = LORA_KEY.matcher(k);
             Matcher pm = PROMPT_KEY.matcher(k);
@@ -237,9 +220,9 @@ public final class LanguageAdapter {
         }
         boolean isLora = kind.equals("LORA");
         SafetensorsWriter w = new SafetensorsWriter().metadata("format", "pt");
-        params.forEach((k, v) -> {
+        params.values().forEach((k, v) -> {
             if (isLora == k.contains(".lora_")) {
-                w.add(PEFT_PREFIX + k, DType.F32, shapes.get(k), v);
+                w.add(PEFT_PREFIX + k, DType.F32, params.shape(k), v);
             }
         });
         w.write(dir.resolve(WEIGHTS));
@@ -308,11 +291,9 @@ public final class LanguageAdapter {
         if (a == null || b == null) {
             return a != null ? a : b;
         }
-        Map<String, float[]> p = new LinkedHashMap<>(a.params);
-        p.putAll(b.params);
-        Map<String, long[]> s = new LinkedHashMap<>(a.shapes);
-        s.putAll(b.shapes);
-        return new LanguageAdapter(a.lora, b.prompt, p, s);
+        Parameters p = a.params.copy();
+        b.params.values().forEach((k, v) -> p.put(k, b.params.shape(k), v));
+        return new LanguageAdapter(a.lora, b.prompt, p);
     }
 
     private static LanguageAdapter loadPeft(Path dir) {
@@ -366,8 +347,7 @@ public final class LanguageAdapter {
             throw new BadInputException(cf + ": fields 'r' and 'lora_alpha' are required");
         }
         int r = n.get("r").asInt();
-        Map<String, float[]> p = new LinkedHashMap<>();
-        Map<String, long[]> s = new LinkedHashMap<>();
+        Parameters p = new Parameters();
         TreeSet<Integer> layers = new TreeSet<>();
         List<String> targets = new ArrayList<>();
         try (SafetensorsFile f = SafetensorsFile.open(wf)) {
@@ -386,21 +366,20 @@ public final class LanguageAdapter {
                     throw new BadInputException(wf + ": tensor '" + key + "' has shape "
                             + java.util.Arrays.toString(shape) + " but r is " + r);
                 }
-                p.put(name, f.toFloats(key));
-                s.put(name, shape);
+                p.put(name, shape, f.toFloats(key));
                 layers.add(layer);
                 if (!targets.contains(m.group(3))) {
                     targets.add(m.group(3));
                 }
             }
         }
-        if (p.isEmpty()) {
+        if (p.values().isEmpty()) {
             throw new BadInputException(wf + ": no LoRA tensors");
         }
-        for (String k : p.keySet()) {
+        for (String k : p.values().keySet()) {
             String other = k.endsWith("lora_A.weight") ? k.replace("lora_A.weight", "lora_B.weight")
                     : k.replace("lora_B.weight", "lora_A.weight");
-            if (!p.containsKey(other)) {
+            if (!p.contains(other)) {
                 throw new BadInputException(wf + ": '" + PEFT_PREFIX + k + "' has no matching '" + PEFT_PREFIX + other
                         + "'");
             }
@@ -409,7 +388,7 @@ public final class LanguageAdapter {
         LoraConfig c = new LoraConfig(r, n.get("lora_alpha").asDouble(), n.path("use_rslora").asBoolean(false),
                 n.path("lora_dropout").asDouble(0), LoraConfig.ALL_LINEAR.stream().filter(targets::contains).toList(),
                 new ArrayList<>(layers));
-        return new LanguageAdapter(c, null, p, s);
+        return new LanguageAdapter(c, null, p);
     }
 
     private static LanguageAdapter loadPrompt(JsonNode n, Path cf, Path wf) {
@@ -420,8 +399,7 @@ public final class LanguageAdapter {
         }
         AdaptionPromptConfig c = new AdaptionPromptConfig(n.get("adapter_len").asInt(),
                 n.get("adapter_layers").asInt());
-        Map<String, float[]> p = new LinkedHashMap<>();
-        Map<String, long[]> s = new LinkedHashMap<>();
+        Parameters p = new Parameters();
         try (SafetensorsFile f = SafetensorsFile.open(wf)) {
             for (String key : f.tensors().stream().map(dev.glimpse.core.TensorInfo::name).toList()) {
                 String k = key.startsWith(PEFT_PREFIX) ? key.substring(PEFT_PREFIX.length()) : key;
@@ -429,15 +407,14 @@ public final class LanguageAdapter {
                     throw new BadInputException(wf + ": tensor '" + key + "' is not an adaption prompt or gate"
                             + " (expected base_model.model.model.layers.N.self_attn.adaption_prompt|adaption_gate)");
                 }
-                p.put(k, f.toFloats(key));
-                s.put(k, f.info(key).shape());
+                p.put(k, f.info(key).shape(), f.toFloats(key));
             }
         }
-        if (p.size() != 2 * c.layers()) {
-            throw new BadInputException(wf + ": " + p.size() + " tensors, expected a prompt and a gate for each of "
+        if (p.values().size() != 2 * c.layers()) {
+            throw new BadInputException(wf + ": " + p.values().size() + " tensors, expected a prompt and a gate for each of "
                     + c.layers() + " layers");
         }
-        return new LanguageAdapter(null, c, p, s);
+        return new LanguageAdapter(null, c, p);
     }
 
     // ---------------------------------------------------------------------------------------------- runtime
@@ -447,18 +424,7 @@ public final class LanguageAdapter {
      * (fp32 only: a cast would cut the autograd graph).
      */
     public Weights bind(NDManager m, DataType type, boolean requiresGradient) {
-        Map<String, NDArray> out = new LinkedHashMap<>();
-        params.forEach((k, v) -> {
-            NDArray a = m.create(v, new Shape(shapes.get(k)));
-            if (type != DataType.FLOAT32) {
-                a = a.toType(type, false);
-            }
-            if (requiresGradient) {
-                a.setRequiresGradient(true);
-            }
-            out.put(k, a);
-        });
-        return new Weights(this, out, null, null);
+        return new Weights(this, params.toNDArrays(m, type, requiresGradient), null, null);
     }
 
     /**

@@ -120,7 +120,7 @@ class LanguageAdapterTest {
     /** Random non-zero B and gates, as after training. */
     static LanguageAdapter trained(LanguageAdapter a) {
         Random r = new Random(11);
-        a.parameters().forEach((k, v) -> {
+        a.parameters().values().forEach((k, v) -> {
             if (k.endsWith("lora_B.weight") || k.endsWith("adaption_gate")) {
                 for (int i = 0; i < v.length; i++) {
                     v[i] = (float) (r.nextGaussian() * (k.endsWith("gate") ? 0.5 : 0.05));
@@ -159,7 +159,7 @@ class LanguageAdapterTest {
                     "model.layers.1.mlp.down_proj.lora_B.weight", "model.layers.1.self_attn.v_proj.lora_B.weight",
                     "model.layers.1.self_attn.adaption_prompt", "model.layers.1.self_attn.adaption_gate")) {
                 float[] g = grads.get(key);
-                float[] p = a.parameters().get(key);
+                float[] p = a.parameters().values().get(key);
                 float[] dir = new float[p.length];
                 double analytic = 0;
                 for (int i = 0; i < p.length; i++) {
@@ -212,8 +212,8 @@ class LanguageAdapterTest {
             LanguageAdapter b = LanguageAdapter.load(tmp);
             assertEquals(a.lora(), b.lora());
             assertEquals(a.adaptionPrompt(), b.adaptionPrompt());
-            assertEquals(a.parameters().keySet(), b.parameters().keySet());
-            a.parameters().forEach((k, v) -> assertArrayEquals(v, b.parameters().get(k), 0f, k));
+            assertEquals(a.parameters().values().keySet(), b.parameters().values().keySet());
+            a.parameters().values().forEach((k, v) -> assertArrayEquals(v, b.parameters().values().get(k), 0f, k));
             b.checkCompatible(lm.config());
         }
     }

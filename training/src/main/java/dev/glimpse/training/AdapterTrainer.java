@@ -9,6 +9,7 @@ import ai.djl.training.GradientCollector;
 import dev.glimpse.core.AtomicFile;
 import dev.glimpse.core.BadInputException;
 import dev.glimpse.core.GlimpseException;
+import dev.glimpse.core.Parameters;
 import dev.glimpse.core.Progress;
 import dev.glimpse.fusion.MultimodalPrompt;
 import dev.glimpse.fusion.Projector;
@@ -60,7 +61,7 @@ public final class AdapterTrainer {
     private final Projector projector;
     private final LanguageAdapter llmAdapter;
     private final TrainingOptions options;
-    private final Map<String, float[]> parameters = new LinkedHashMap<>();
+    private final Parameters parameters = new Parameters();
 
     public AdapterTrainer(CausalLM llm, Projector projector, TrainingOptions options) {
         this(llm, projector, null, options);
@@ -85,14 +86,15 @@ public final class AdapterTrainer {
         this.projector = projector;
         this.llmAdapter = llmAdapter;
         this.options = options;
-        parameters.putAll(projector.parameters());
-        if (llmAdapter != null) {
-            for (String k : llmAdapter.parameters().keySet()) {
-                if (parameters.containsKey(k)) {
+        // one view of both: the same live arrays, so the optimizer's updates reach the projector and the adapter
+        for (Parameters part : llmAdapter == null ? List.of(projector.parameters())
+                : List.of(projector.parameters(), llmAdapter.parameters())) {
+            part.values().forEach((k, v) -> {
+                if (parameters.contains(k)) {
                     throw new IllegalStateException("parameter name clash: " + k);
                 }
-            }
-            parameters.putAll(llmAdapter.parameters());
+                parameters.put(k, part.shape(k), v);
+            });
         }
     }
 
@@ -105,13 +107,9 @@ public final class AdapterTrainer {
         return llmAdapter;
     }
 
-    /** Every trained parameter by name (projector names, then PEFT names); the arrays are live. */
-    public Map<String, float[]> parameters() {
+    /** Every trained parameter (projector names, then PEFT names); the arrays are live. */
+    public Parameters parameters() {
         return parameters;
-    }
-
-    long[] shape(String key) {
-        return projector.parameters().containsKey(key) ? projector.shape(key) : llmAdapter.shape(key);
     }
 
     /** Forward and backward of one batch (no dropout); the loss is the mean over its answer tokens. */
@@ -352,7 +350,7 @@ public final class AdapterTrainer {
             double norm = clipGradients(acc, options.clipNorm());
             double lr = learningRate(options.learningRate(), step, planned, options.warmupRatio());
             double llmLr = learningRate(options.llmAdapterLearningRate(), step, planned, options.warmupRatio());
-            adam.update(parameters, acc, k -> projector.parameters().containsKey(k) ? lr : llmLr);
+            adam.update(parameters.values(), acc, k -> projector.parameters().contains(k) ? lr : llmLr);
             lastLoss = lossSum / options.gradientAccumulation();
             step++;
             double elapsed = (System.nanoTime() - start) / 1e9;
@@ -378,7 +376,7 @@ public final class AdapterTrainer {
                 }
             }
             if (options.checkpointEvery() > 0 && step % options.checkpointEvery() == 0 && step < planned) {
-                TrainingCheckpoint.write(ckptFile, parameters, this::shape, adam, step, epoch, batchIndex, planned, options.seed());
+                TrainingCheckpoint.write(ckptFile, parameters, adam, step, epoch, batchIndex, planned, options.seed());
             }
             progress.update(step, planned, String.format(Locale.ROOT, "loss %.4f", lastLoss));
             if (options.timeLimit() != null && elapsed + avgStep > options.timeLimit().toMillis() / 1000.0
@@ -392,7 +390,7 @@ public final class AdapterTrainer {
         if (llmAdapter != null) {
             llmAdapter.save(out.resolve(LLM_ADAPTER), "");
         }
-        TrainingCheckpoint.write(ckptFile, parameters, this::shape, adam, step, epoch, batchIndex, planned, options.seed());
+        TrainingCheckpoint.write(ckptFile, parameters, adam, step, epoch, batchIndex, planned, options.seed());
         if (evaluator != null) {
             Map<String, Object> row = new LinkedHashMap<>();
             row.put("step", step);

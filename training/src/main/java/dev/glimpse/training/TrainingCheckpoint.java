@@ -6,6 +6,7 @@ import dev.glimpse.core.AtomicFile;
 import dev.glimpse.core.BadInputException;
 import dev.glimpse.core.DType;
 import dev.glimpse.core.GlimpseException;
+import dev.glimpse.core.Parameters;
 import dev.glimpse.core.SafetensorsFile;
 import dev.glimpse.core.SafetensorsWriter;
 import java.io.IOException;
@@ -23,14 +24,14 @@ import java.util.Map;
 record TrainingCheckpoint(int step, int epoch, int batchIndex, int plannedSteps, long seed) {
     static final String FILE = "checkpoint.safetensors";
 
-    static void write(Path file, Map<String, float[]> params, java.util.function.Function<String, long[]> shapes,
-                      AdamW adam, int step, int epoch, int batchIndex, int planned, long seed) {
+    static void write(Path file, Parameters params, AdamW adam, int step, int epoch, int batchIndex, int planned,
+                      long seed) {
         SafetensorsWriter w = new SafetensorsWriter().metadata("format", "glimpse-train-state/1")
                 .metadata("step", Integer.toString(step)).metadata("epoch", Integer.toString(epoch))
                 .metadata("batch_index", Integer.toString(batchIndex)).metadata("planned_steps", Integer.toString(planned))
                 .metadata("seed", Long.toString(seed)).metadata("adam_step", Long.toString(adam.step()));
-        for (Map.Entry<String, float[]> e : params.entrySet()) {
-            long[] shape = shapes.apply(e.getKey());
+        for (Map.Entry<String, float[]> e : params.values().entrySet()) {
+            long[] shape = params.shape(e.getKey());
             w.add("param." + e.getKey(), DType.F32, shape, e.getValue());
             float[] m = adam.firstMoments().get(e.getKey());
             float[] v = adam.secondMoments().get(e.getKey());
@@ -42,7 +43,7 @@ record TrainingCheckpoint(int step, int epoch, int batchIndex, int plannedSteps,
         w.write(file);
     }
 
-    static TrainingCheckpoint read(Path file, Map<String, float[]> params, AdamW adam) {
+    static TrainingCheckpoint read(Path file, Parameters params, AdamW adam) {
         try (SafetensorsFile f = SafetensorsFile.open(file)) {
             Map<String, String> meta = f.metadata();
             if (!"glimpse-train-state/1".equals(meta.get("format"))) {
@@ -51,12 +52,12 @@ record TrainingCheckpoint(int step, int epoch, int batchIndex, int plannedSteps,
             Map<String, float[]> m = new LinkedHashMap<>();
             Map<String, float[]> v = new LinkedHashMap<>();
             for (dev.glimpse.core.TensorInfo t : f.tensors()) {
-                if (t.name().startsWith("param.") && !params.containsKey(t.name().substring("param.".length()))) {
+                if (t.name().startsWith("param.") && !params.contains(t.name().substring("param.".length()))) {
                     throw new BadInputException(file + ": holds parameter '" + t.name().substring(6) + "' that this"
                             + " run does not train (resume with the same projector and LLM adapter settings)");
                 }
             }
-            for (Map.Entry<String, float[]> e : params.entrySet()) {
+            for (Map.Entry<String, float[]> e : params.values().entrySet()) {
                 String k = e.getKey();
                 if (!f.contains("param." + k)) {
                     throw new BadInputException(file + ": no parameter '" + k + "' (resume with the same projector and"
