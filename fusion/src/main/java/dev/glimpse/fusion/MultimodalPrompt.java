@@ -71,13 +71,13 @@ public record MultimodalPrompt(int[] ids, int images) {
 
     /**
      * Each row's global image feature [B, H]: the mean of its projected image tokens (zero for a row without
-     * images), as LLaMA-Adapter adds a global visual feature to its adaption prompts. Differentiable in {@code
-     * imageEmbeds} [K, H], whose rows fill the slots of {@code rows} in row-major order.
+     * images; null when no row has one), as LLaMA-Adapter adds a global visual feature to its adaption prompts.
+     * Differentiable in {@code imageEmbeds} [K, H], whose rows fill the slots of {@code rows} in row-major order.
      */
-    public static NDArray globalImageFeature(NDManager m, int[][] rows, NDArray imageEmbeds, int hidden) {
+    public static NDArray globalImageFeature(NDManager m, int[][] rows, NDArray imageEmbeds) {
         int b = rows.length;
         if (imageEmbeds == null) {
-            return m.zeros(new Shape(b, hidden), ai.djl.ndarray.types.DataType.FLOAT32);
+            return null; // no row has an image: the prompts stay as trained, exactly as with zero features
         }
         int k = (int) imageEmbeds.getShape().get(0);
         float[] avg = new float[b * k];

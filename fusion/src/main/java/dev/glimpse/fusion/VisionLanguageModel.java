@@ -460,8 +460,7 @@ public final class VisionLanguageModel implements AutoCloseable {
     /** The global image feature for adaption prompts (multimodal LLaMA-Adapter), or null when none is used. */
     private NDArray visual(NDManager m, MultimodalPrompt p, NDArray image) {
         boolean prompts = llm.adapter().flatMap(LanguageAdapter::adaptionPrompt).isPresent();
-        return prompts ? MultimodalPrompt.globalImageFeature(m, new int[][] {p.ids()}, image,
-                llm.config().hiddenSize()) : null;
+        return prompts ? MultimodalPrompt.globalImageFeature(m, new int[][] {p.ids()}, image) : null;
     }
 
     /**

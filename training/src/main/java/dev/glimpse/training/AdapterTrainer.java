@@ -162,7 +162,7 @@ public final class AdapterTrainer {
         }
         NDArray embeds = MultimodalPrompt.splice(llm, m, batch.ids(), image);
         if (ad != null && ad.adapter().adaptionPrompt().isPresent()) {
-            ad = ad.withVisual(MultimodalPrompt.globalImageFeature(m, batch.ids(), image, llm.config().hiddenSize()));
+            ad = ad.withVisual(MultimodalPrompt.globalImageFeature(m, batch.ids(), image));
         }
         long[] mask = new long[b * t];
         for (int r = 0; r < b; r++) {
