@@ -79,10 +79,11 @@ public final class DemoRunner {
                             + "' (expected projector, lora, llama-adapter or all)");
                 }
             }
-            if (!out.contains(PROJECTOR)) {
-                out.add(0, PROJECTOR); // the bundle and the blind baseline come from it
+            if (out.isEmpty()) {
+                throw new dev.glimpse.core.BadInputException("no demo variant given (expected projector, lora,"
+                        + " llama-adapter or all)");
             }
-            return List.copyOf(new java.util.LinkedHashSet<>(out));
+            return List.copyOf(new java.util.LinkedHashSet<>(out)); // the first is the main row: bundle, blind baseline
         }
 
         /** The in-LLM adapter this variant trains (LoRA r=8, alpha 16; 10 prompt tokens in every layer). */
@@ -153,7 +154,8 @@ public final class DemoRunner {
         List<DiagramDataset.Item> test = s.data(s.testPerKind(), s.seed() + 1000, "test");
         PromptTemplate template = s.template();
         Path bundleDir = out.resolve("bundle");
-        Path trainDir = out.resolve("training");
+        Variant main = s.variants().get(0);
+        Path trainDir = out.resolve(main.dir);
         try {
             Files.createDirectories(bundleDir);
             Files.createDirectories(trainDir);
@@ -182,21 +184,25 @@ public final class DemoRunner {
             // there are) from the order of 49 identical-looking projected tokens alone
             Projector projector = Projector.initialize(ProjectorType.MLP2X_GELU, tower.hiddenSize(),
                     lm.config().hiddenSize(), false, s.seed()).withPositionEmbedding(tower.numTokens());
-            TrainingOptions opts = options(s, Variant.PROJECTOR);
-            AdapterTrainer trainer = new AdapterTrainer(lm, projector, opts);
+            LanguageAdapter llmAdapter = main.llmAdapter(lm, s);
+            AdapterTrainer trainer = new AdapterTrainer(lm, projector, llmAdapter, options(s, main));
             AdapterTrainer.Result tr = trainer.train(examples, features::get, tower.numTokens(), trainDir, false,
                     phases.start("training", (long) s.epochs() * ((examples.size() + s.batchSize() - 1)
                             / s.batchSize())), null);
             phases.start("evaluation", 0);
-            log.printf(Locale.ROOT, "trained %d steps in %.1f s (%.0f samples/s), final loss %.4f%n", tr.steps(),
-                    tr.seconds(), tr.samplesPerSecond(), tr.finalLoss());
+            log.printf(Locale.ROOT, "%s: trained %d steps in %.1f s (%.0f samples/s), final loss %.4f%n", main.row,
+                    tr.steps(), tr.seconds(), tr.samplesPerSecond(), tr.finalLoss());
+            if (llmAdapter != null) {
+                lm.attach(llmAdapter, true);
+            }
 
             Adapter adapter = new Adapter(projector, new AdapterConfig(ProjectorType.MLP2X_GELU, tower.hiddenSize(),
                     lm.config().hiddenSize(), lm.config().hiddenSize(), tower.numTokens(), false, tower.name(),
                     tower.layer(), "stories260k"));
             adapter.save(bundleDir.resolve("adapter"));
             new VisionLanguageModel.BundleSpec(bundleDir.relativize(DemoKit.tower(kit)).toString(), LAYER, true,
-                    bundleDir.relativize(DemoKit.llm(kit)).toString(), "adapter", template).write(bundleDir);
+                    bundleDir.relativize(DemoKit.llm(kit)).toString(), "adapter", template, llmAdapter == null ? null
+                    : bundleDir.relativize(trainDir.resolve(AdapterTrainer.LLM_ADAPTER)).toString()).write(bundleDir);
 
             vlm = VisionLanguageModel.of(tower, lm, adapter, "stories260k", template);
             Map<String, int[]> seeing = new LinkedHashMap<>();
@@ -218,13 +224,12 @@ public final class DemoRunner {
                 m[0] += b.index() == it.answer() ? 1 : 0;
                 m[1]++;
             }
-            List<Row> table = new ArrayList<>(List.of(row(Variant.PROJECTOR.row, seeing)));
-            for (Variant v : s.variants()) {
-                if (v != Variant.PROJECTOR) {
-                    table.add(variantRow(kit, out, s, v, examples, features, test, phases, log));
-                }
+            List<Row> table = new ArrayList<>(List.of(row(main.row, seeing)));
+            for (Variant v : s.variants().subList(1, s.variants().size())) {
+                table.add(variantRow(kit, out, s, v, examples, features, test, phases, log));
             }
-            table.add(row("adapter, image blanked", blinded));
+            table.add(row(main == Variant.PROJECTOR ? "adapter, image blanked"
+                    : main.row.replace("adapter + ", "") + ", image blanked", blinded));
             table.add(new Row("chance", chance, chance.values().stream().mapToDouble(Double::doubleValue).average()
                     .orElse(0)));
             List<String> samples = answerSamples(vlm, out.resolve("samples"), s);
@@ -405,7 +410,8 @@ public final class DemoRunner {
                     + " gates, in-LLM lr %.0e. ", s.llmLearningRate(Variant.LLAMA_ADAPTER)));
         }
         md.append("Each row trains its own projector with the same seed and schedule.\n\n");
-        md.append("![accuracy](accuracy_by_kind.png)\n![loss](training/loss_curve.png)\n\nSample answers:\n\n");
+        md.append("![accuracy](accuracy_by_kind.png)\n![loss](").append(r.report().getParent().relativize(r.lossCurve())
+                .toString().replace('\\', '/')).append(")\n\nSample answers:\n\n");
         r.samples().forEach(x -> md.append("- ").append(x).append('\n'));
         AtomicFile.writeString(r.report(), md.toString());
         Map<String, Object> json = new LinkedHashMap<>();

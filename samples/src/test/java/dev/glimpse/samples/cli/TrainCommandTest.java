@@ -15,18 +15,25 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class TrainCommandTest {
-    @Test
-    void jsonlTrainingWritesAnAdapterBundleAndResumes(@TempDir Path dir) throws Exception {
+    /** The items as PNGs beside a JSONL file of {image, prompt: question + suffix, answer: prefix + answer}. */
+    static Path writeJsonl(Path dir, List<DiagramDataset.Item> items, String promptSuffix, String answerPrefix)
+            throws java.io.IOException {
         StringBuilder jsonl = new StringBuilder();
-        List<DiagramDataset.Item> items = DiagramDataset.generate(6, 3, "t");
         for (DiagramDataset.Item it : items) {
             Path png = dir.resolve(it.id() + ".png");
             ImageIO.write(it.image(), "png", png.toFile());
             jsonl.append(new ObjectMapper().writeValueAsString(java.util.Map.of("image", png.getFileName().toString(),
-                    "prompt", it.kind().question, "answer", it.answerText()))).append('\n');
+                    "prompt", it.question() + promptSuffix, "answer", answerPrefix + it.answerText()))).append('\n');
         }
         Path data = dir.resolve("data.jsonl");
         Files.writeString(data, jsonl.toString());
+        return data;
+    }
+
+    @Test
+    void jsonlTrainingWritesAnAdapterBundleAndResumes(@TempDir Path dir) throws Exception {
+        List<DiagramDataset.Item> items = DiagramDataset.generate(6, 3, "t");
+        Path data = writeJsonl(dir, items, "", "");
         Path out = dir.resolve("run");
         String[] args = {"train", "--vision", "demo-kit/mobilenet-v2-features", "--layer", "block_13_hidden_state",
             "--llm", "demo-kit/stories260k", "--data", data.toString(), "--out", out.toString(), "--max-steps", "6",
@@ -57,16 +64,8 @@ class TrainCommandTest {
 
     @Test
     void loraAndAdaptionPromptsTrainIntoTheBundle(@TempDir Path dir) throws Exception {
-        StringBuilder jsonl = new StringBuilder();
         List<DiagramDataset.Item> items = DiagramDataset.generate(3, 5, "l");
-        for (DiagramDataset.Item it : items) {
-            Path png = dir.resolve(it.id() + ".png");
-            ImageIO.write(it.image(), "png", png.toFile());
-            jsonl.append(new ObjectMapper().writeValueAsString(java.util.Map.of("image", png.getFileName().toString(),
-                    "prompt", it.question() + " Answer:", "answer", " " + it.answerText()))).append('\n');
-        }
-        Path data = dir.resolve("data.jsonl");
-        Files.writeString(data, jsonl.toString());
+        Path data = writeJsonl(dir, items, " Answer:", " ");
         Path out = dir.resolve("run");
         String[] args = {"train", "--vision", "demo-kit/mobilenet-v2-features", "--layer", "block_13_hidden_state",
             "--llm", "demo-kit/stories260k", "--data", data.toString(), "--out", out.toString(), "--max-steps", "4",
