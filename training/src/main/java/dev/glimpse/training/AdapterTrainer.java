@@ -281,7 +281,7 @@ public final class AdapterTrainer {
         if (examples.isEmpty()) {
             throw new BadInputException("no training examples");
         }
-        BatchBuilder builder = new BatchBuilder(llm, tokensPerImage);
+        BatchBuilder builder = new BatchBuilder(llm, tokensPerImage, options.endOfSequence());
         List<BatchBuilder.Tokens> tokens = new ArrayList<>();
         List<Integer> lengths = new ArrayList<>();
         for (TrainingExample ex : examples) {

@@ -10,8 +10,8 @@ import java.util.List;
 import java.util.function.Function;
 
 /**
- * Tokenizes examples into padded batches: prompt (with image slots) then answer then EOS; labels are the answer
- * and EOS tokens, −100 elsewhere; right padding carries mask 0 and no loss.
+ * Tokenizes examples into padded batches: prompt (with image slots) then answer then EOS (unless turned off); labels
+ * are the answer and EOS tokens, −100 elsewhere; right padding carries mask 0 and no loss.
  */
 public final class BatchBuilder {
     private final Tokenizer tokenizer;
@@ -19,12 +19,22 @@ public final class BatchBuilder {
     private final int eos;
     private final int maxLength;
 
+    /** Answers end with the LLM's end-of-sequence token, as LLaVA trains them. */
     public BatchBuilder(CausalLM llm, int tokensPerImage) {
+        this(llm, tokensPerImage, true);
+    }
+
+    /**
+     * With {@code endOfSequence} false the answers carry no end-of-sequence target: for LLMs that never learnt to end
+     * (stories260k gives its EOS log-probability -27 to -31 after an answer), where that one target's loss would
+     * dominate the gradient and, clipped, starve the answer's signal. Likelihood scoring does not need it.
+     */
+    public BatchBuilder(CausalLM llm, int tokensPerImage, boolean endOfSequence) {
         this.tokenizer = llm.requireTokenizer();
         this.tokensPerImage = tokensPerImage;
         List<Integer> e = new ArrayList<>(llm.generationConfig().eosTokenIds());
         e.addAll(llm.config().eosTokenIds());
-        this.eos = e.isEmpty() ? -1 : e.get(0);
+        this.eos = e.isEmpty() || !endOfSequence ? -1 : e.get(0);
         this.maxLength = llm.config().maxPositionEmbeddings();
     }
 

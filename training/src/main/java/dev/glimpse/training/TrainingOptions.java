@@ -9,7 +9,7 @@ import java.time.Duration;
 public record TrainingOptions(int batchSize, int gradientAccumulation, double learningRate, double weightDecay,
                               double beta1, double beta2, double eps, double warmupRatio, double clipNorm,
                               int epochs, int maxSteps, Duration timeLimit, long seed, int checkpointEvery,
-                              int evalEvery, int logEvery, double llmAdapterLearningRate) {
+                              int evalEvery, int logEvery, double llmAdapterLearningRate, boolean endOfSequence) {
     public TrainingOptions {
         if (Double.isNaN(llmAdapterLearningRate)) {
             llmAdapterLearningRate = learningRate;
@@ -52,6 +52,7 @@ public record TrainingOptions(int batchSize, int gradientAccumulation, double le
         private int evalEvery = 0;
         private int logEvery = 1;
         private double llmLr = Double.NaN;
+        private boolean endOfSequence = true;
 
         public Builder batchSize(int b) {
             this.batchSize = b;
@@ -139,9 +140,15 @@ public record TrainingOptions(int batchSize, int gradientAccumulation, double le
             return this;
         }
 
+        /** Train an end-of-sequence token after each answer (default, as LLaVA); see {@link BatchBuilder}. */
+        public Builder endOfSequence(boolean eos) {
+            this.endOfSequence = eos;
+            return this;
+        }
+
         public TrainingOptions build() {
             return new TrainingOptions(batchSize, accumulation, lr, weightDecay, beta1, beta2, eps, warmup, clip,
-                    epochs, maxSteps, timeLimit, seed, checkpointEvery, evalEvery, logEvery, llmLr);
+                    epochs, maxSteps, timeLimit, seed, checkpointEvery, evalEvery, logEvery, llmLr, endOfSequence);
         }
     }
 }

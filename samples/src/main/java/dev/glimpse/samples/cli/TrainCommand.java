@@ -114,6 +114,10 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--llm-lr", description = "Learning rate of the in-LLM adapters (default: --lr).")
     Double llmLr;
 
+    @Option(names = "--no-eos", description = "Train no end-of-sequence token after each answer: for LLMs that"
+            + " never learnt one (likelihood scoring does not need it).")
+    boolean noEos;
+
     @Option(names = "--epochs", defaultValue = "1")
     int epochs;
 
@@ -249,7 +253,7 @@ final class TrainCommand implements Callable<Integer> {
         List<TrainingExample> heldOut = all.subList(all.size() - held, all.size());
         TrainingOptions.Builder ob = TrainingOptions.builder().batchSize(batchSize).gradientAccumulation(gradAccum)
                 .learningRate(lr).weightDecay(weightDecay).epochs(epochs).maxSteps(maxSteps).seed(seed)
-                .checkpointEvery(checkpointEvery).evalEvery(evalEvery);
+                .checkpointEvery(checkpointEvery).evalEvery(evalEvery).endOfSequence(!noEos);
         if (llmLr != null) {
             ob.llmAdapterLearningRate(llmLr);
         }
@@ -284,7 +288,7 @@ final class TrainCommand implements Callable<Integer> {
             }
             LanguageAdapter llmAdapter = llmAdapter(lm);
             AdapterTrainer trainer = new AdapterTrainer(lm, p, llmAdapter, opts);
-            BatchBuilder bb = new BatchBuilder(lm, tower.numTokens());
+            BatchBuilder bb = new BatchBuilder(lm, tower.numTokens(), !noEos);
             AdapterTrainer.Evaluator evaluator = heldOut.isEmpty() ? null : (proj, step) -> {
                 double sum = 0;
                 int n = 0;
