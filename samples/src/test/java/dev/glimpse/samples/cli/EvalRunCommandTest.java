@@ -52,4 +52,25 @@ class EvalRunCommandTest {
         assertEquals(j.get("correct").asInt(), new ObjectMapper().readTree(again.out()).get("correct").asInt());
         assertEquals(answered, Files.readAllLines(out.resolve("answers.jsonl")).size());
     }
+
+    @Test
+    void evalRunRendersWithTheBundlesTemplateUnlessTold(@TempDir Path dir) throws Exception {
+        // the demo-kit bundle was trained on "<image>\nQuestion: {question}\nAnswer:" with choices scored by their text
+        for (String template : new String[] {"model", "llava"}) {
+            Path out = dir.resolve(template);
+            CliRunner r = CliRunner.run("eval", "run", "--model", "demo-kit/bundle", "--questions",
+                    TestData.scienceQa().resolve("questions/llava_test_CQM-A.json").toString(), "--images",
+                    TestData.scienceQa().resolve("images").toString(), "--limit", "2", "--template", template,
+                    "--out", out.toString(), "--json");
+            assertEquals(0, r.code(), r.err());
+            String prompt = new ObjectMapper().readTree(Files.readAllLines(out.resolve("answers.jsonl")).get(0))
+                    .get("prompt").asText();
+            if (template.equals("model")) {
+                assertTrue(prompt.startsWith("Question: ") && prompt.endsWith("\nAnswer:"), prompt);
+            } else {
+                assertTrue(prompt.endsWith("\nAnswer with the option's letter from the given choices directly."),
+                        prompt);
+            }
+        }
+    }
 }
