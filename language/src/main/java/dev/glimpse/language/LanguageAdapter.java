@@ -429,17 +429,18 @@ public final class LanguageAdapter {
 
     /**
      * Adapter arrays for one forward pass. {@code visual} [B, H] (LLaMA-Adapter's multimodal variant) is added to
-     * every adaption prompt token of row b; {@code dropout} (training only) draws LoRA's dropout masks.
+     * every adaption prompt token of row b; {@code dropoutSeed} (training only) seeds the engine's generator for
+     * LoRA's dropout masks at the start of the pass, so a step draws the same masks when it runs again.
      */
-    public record Weights(LanguageAdapter adapter, Map<String, NDArray> arrays, NDArray visual, Random dropout) {
+    public record Weights(LanguageAdapter adapter, Map<String, NDArray> arrays, NDArray visual, Integer dropoutSeed) {
         /** Adds a per-row global image feature [B, H] to the adaption prompts. */
         public Weights withVisual(NDArray v) {
-            return new Weights(adapter, arrays, v, dropout);
+            return new Weights(adapter, arrays, v, dropoutSeed);
         }
 
         /** Applies LoRA dropout (training) with masks drawn from {@code seed}. */
         public Weights withDropout(long seed) {
-            return new Weights(adapter, arrays, visual, new Random(seed));
+            return new Weights(adapter, arrays, visual, Long.hashCode(seed));
         }
 
         NDArray loraA(int layer, String name) {

@@ -117,6 +117,11 @@ final class LlamaModel {
     NDArray decode(NDArray x, NDArray mask, NDArray positions, KvCache cache, List<NDArray> hidden,
                    LanguageAdapter.Weights ad) {
         NDArray[] cosSin = RotaryEmbedding.cosSin(invFreq, positions, x.getDataType());
+        if (ad != null && ad.dropoutSeed() != null) {
+            // training is one run per process (one GradientCollector): seeding the engine's generator here makes a
+            // step's dropout masks the same whenever it runs, which exact resume needs
+            x.getManager().getEngine().setRandomSeed(ad.dropoutSeed());
+        }
         for (int i = 0; i < layers.size(); i++) {
             if (hidden != null) {
                 hidden.add(x);
@@ -224,22 +229,17 @@ final class LlamaModel {
         }
         LoraConfig c = ad.adapter().lora().orElseThrow();
         NDArray in = x;
-        if (ad.dropout() != null && c.dropout() > 0) {
-            in = x.mul(dropoutMask(x, c.dropout(), ad.dropout()));
+        if (ad.dropoutSeed() != null && c.dropout() > 0) {
+            in = x.mul(dropoutMask(x, c.dropout()));
         }
         NDArray low = linear(in, a, null);
         return y.add(linear(low.mul(scalar(low, (float) c.scaling())), ad.loraB(layer, name), null));
     }
 
-    /** Inverted dropout drawn in Java from a seeded Random: runs are reproducible and resumable. */
-    private static NDArray dropoutMask(NDArray like, double p, java.util.Random r) {
-        float keep = (float) (1 / (1 - p));
-        float[] m = new float[(int) like.size()];
-        for (int i = 0; i < m.length; i++) {
-            m[i] = r.nextDouble() < p ? 0f : keep;
-        }
-        NDArray mask = like.getManager().create(m, like.getShape());
-        return like.getDataType() == DataType.FLOAT32 ? mask : mask.toType(like.getDataType(), false);
+    /** Inverted dropout: 0 with probability p, else 1/(1-p), drawn by the engine (no gradient flows to it). */
+    private static NDArray dropoutMask(NDArray like, double p) {
+        NDArray keep = like.getManager().randomUniform(0f, 1f, like.getShape(), DataType.FLOAT32).gte((float) p);
+        return keep.toType(like.getDataType(), false).mul((float) (1 / (1 - p)));
     }
 
     /**

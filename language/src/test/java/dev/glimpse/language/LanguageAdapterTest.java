@@ -196,6 +196,23 @@ class LanguageAdapterTest {
     }
 
     @Test
+    void loraDropoutIsSeededAndOnlyWhenAsked() {
+        try (CausalLM lm = load("tiny-llama"); NDManager m = GlimpseEngine.newCpuManager()) {
+            LanguageAdapter a = trained(LanguageAdapter.create(lm.config(), new LoraConfig(4, 8, false, 0.5,
+                    LoraConfig.ALL_LINEAR, List.of()), null, 5));
+            LanguageAdapter.Weights w = a.bind(m, DataType.FLOAT32, false);
+            NDArray ids = m.create(IDS, new Shape(1, IDS.length));
+            float[] plain = lm.forward(CausalLM.Input.ids(ids).adapter(w)).logits().toFloatArray();
+            float[] once = lm.forward(CausalLM.Input.ids(ids).adapter(w.withDropout(17))).logits().toFloatArray();
+            float[] again = lm.forward(CausalLM.Input.ids(ids).adapter(w.withDropout(17))).logits().toFloatArray();
+            float[] other = lm.forward(CausalLM.Input.ids(ids).adapter(w.withDropout(18))).logits().toFloatArray();
+            assertArrayEquals(once, again, 0f, "the same seed draws the same masks");
+            assertTrue(maxAbs(plain, once) > 1e-3, "dropout changes the LoRA path");
+            assertTrue(maxAbs(once, other) > 1e-3, "another seed draws other masks");
+        }
+    }
+
+    @Test
     void saveAndLoadKeepPeftLayout(@TempDir Path tmp) throws IOException {
         try (CausalLM lm = load("tiny-qwen3")) {
             LanguageAdapter a = trained(LanguageAdapter.create(lm.config(),
