@@ -2,9 +2,9 @@ package dev.glimpse.fusion;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import dev.glimpse.core.BadInputException;
 import dev.glimpse.core.Checkpoint;
-import ai.djl.ndarray.types.DataType;
 import dev.glimpse.core.Parameters;
 import dev.glimpse.core.SafetensorsWriter;
 import java.nio.file.Path;

@@ -91,6 +91,15 @@ public record PromptTemplate(String template, Scoring scoring, String answerPref
         return body;
     }
 
+    /** The continuation scored for each choice, in order. */
+    public List<String> continuations(List<String> choices) {
+        List<String> out = new java.util.ArrayList<>();
+        for (int i = 0; i < choices.size(); i++) {
+            out.add(continuation(choices, i));
+        }
+        return out;
+    }
+
     /** The continuation scored for choice {@code i}. */
     public String continuation(List<String> choices, int i) {
         return answerPrefix + (scoring == Scoring.LETTERS ? String.valueOf((char) ('A' + i)) : choices.get(i));

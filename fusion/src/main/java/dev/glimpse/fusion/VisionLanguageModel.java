@@ -426,11 +426,7 @@ public final class VisionLanguageModel implements AutoCloseable {
 
     /** The text scored for each choice. */
     public List<String> continuations(List<String> choices) {
-        List<String> out = new ArrayList<>();
-        for (int i = 0; i < choices.size(); i++) {
-            out.add(template.continuation(choices, i));
-        }
-        return out;
+        return template.continuations(choices);
     }
 
     /**
@@ -481,11 +477,7 @@ public final class VisionLanguageModel implements AutoCloseable {
 
             @Override
             public double[] score(Problem p, Path image) {
-                List<String> conts = new ArrayList<>();
-                for (int i = 0; i < p.choices().size(); i++) {
-                    conts.add(template.continuation(p.choices(), i));
-                }
-                return scoreContinuations(template.render(p), feats(image), conts);
+                return scoreContinuations(template.render(p), feats(image), template.continuations(p.choices()));
             }
 
             private List<float[]> feats(Path image) {
