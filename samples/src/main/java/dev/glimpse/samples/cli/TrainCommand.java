@@ -178,7 +178,10 @@ final class TrainCommand implements Callable<Integer> {
         return Duration.ofSeconds(secs);
     }
 
-    /** The prompt contract of the data: LLaVA's for ScienceQA (letters or options), as-written for the rest. */
+    /**
+     * The prompt contract of the data: LLaVA's for ScienceQA (letters or options), {@link PromptTemplate#RAW} (as
+     * written) for the rest. Decided once per run: telling a LLaVA file's kind reads it whole.
+     */
     PromptTemplate template() {
         if (!isScienceQa()) {
             return PromptTemplate.RAW;
@@ -216,8 +219,8 @@ final class TrainCommand implements Callable<Integer> {
         return lora == null && prompt == null ? null : LanguageAdapter.create(lm.config(), lora, prompt, seed);
     }
 
-    List<TrainingExample> load() {
-        PromptTemplate t = template();
+    /** The examples, rendered by {@code t} (from {@link #template()}; RAW means the data is not ScienceQA). */
+    List<TrainingExample> load(PromptTemplate t) {
         Path root = images != null ? images : (Files.isDirectory(data) ? data.resolve("images") : data.toAbsolutePath()
                 .getParent());
         if (Files.isDirectory(data)) {
@@ -232,7 +235,7 @@ final class TrainCommand implements Callable<Integer> {
         if (name.endsWith(".jsonl")) {
             return TrainingData.jsonl(data);
         }
-        if (isScienceQa()) {
+        if (!t.equals(PromptTemplate.RAW)) {
             return TrainingData.scienceQa(ScienceQaDataset.fromLlavaQuestions(data), root, t);
         }
         return TrainingData.llavaConversations(data, root);
@@ -241,7 +244,8 @@ final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter o = spec.commandLine().getOut();
-        List<TrainingExample> all = load();
+        PromptTemplate template = template();
+        List<TrainingExample> all = load(template);
         if (all.isEmpty()) {
             throw new BadInputException(data + ": no training examples");
         }
@@ -311,7 +315,7 @@ final class TrainCommand implements Callable<Integer> {
                     llmDir.getFileName().toString()));
             adapter.save(out.resolve("adapter"));
             new VisionLanguageModel.BundleSpec(visionPath.toAbsolutePath().toString(), layer, true,
-                    llmDir.toAbsolutePath().toString(), "adapter", template(),
+                    llmDir.toAbsolutePath().toString(), "adapter", template,
                     llmAdapter == null ? null : AdapterTrainer.LLM_ADAPTER).write(out);
             if (llmAdapter != null) {
                 summary.put("llm_adapter", out.resolve(AdapterTrainer.LLM_ADAPTER).toAbsolutePath().toString());
