@@ -180,21 +180,10 @@ public final class DemoRunner {
                 examples.add(new TrainingExample(it.id(), List.of(it.id()), prompt,
                         template.continuation(it.options(), it.answer())));
             }
-            // with a position embedding per image token: stories260k cannot read where a ball is (or how many
-            // there are) from the order of 49 identical-looking projected tokens alone
-            Projector projector = Projector.initialize(ProjectorType.MLP2X_GELU, tower.hiddenSize(),
-                    lm.config().hiddenSize(), false, s.seed()).withPositionEmbedding(tower.numTokens());
-            LanguageAdapter llmAdapter = main.llmAdapter(lm, s);
-            AdapterTrainer trainer = new AdapterTrainer(lm, projector, llmAdapter, options(s, main));
-            AdapterTrainer.Result tr = trainer.train(examples, features::get, tower.numTokens(), trainDir, false,
-                    phases.start("training", (long) s.epochs() * ((examples.size() + s.batchSize() - 1)
-                            / s.batchSize())), null);
-            phases.start("evaluation", 0);
-            log.printf(Locale.ROOT, "%s: trained %d steps in %.1f s (%.0f samples/s), final loss %.4f%n", main.row,
-                    tr.steps(), tr.seconds(), tr.samplesPerSecond(), tr.finalLoss());
-            if (llmAdapter != null) {
-                lm.attach(llmAdapter, true);
-            }
+            Trained first = train(lm, tower, s, main, examples, features, trainDir, phases, log);
+            Projector projector = first.projector();
+            LanguageAdapter llmAdapter = first.llmAdapter();
+            AdapterTrainer.Result tr = first.result();
 
             Adapter adapter = new Adapter(projector, new AdapterConfig(ProjectorType.MLP2X_GELU, tower.hiddenSize(),
                     lm.config().hiddenSize(), lm.config().hiddenSize(), tower.numTokens(), false, tower.name(),
@@ -205,24 +194,11 @@ public final class DemoRunner {
                     : bundleDir.relativize(trainDir.resolve(AdapterTrainer.LLM_ADAPTER)).toString()).write(bundleDir);
 
             vlm = VisionLanguageModel.of(tower, lm, adapter, "stories260k", template);
-            Map<String, int[]> seeing = new LinkedHashMap<>();
-            Map<String, int[]> blinded = new LinkedHashMap<>();
+            Map<String, int[]> seeing = score(vlm, s, test, features, null);
+            Map<String, int[]> blinded = score(vlm, s, test, features, blind);
             Map<String, Double> chance = new LinkedHashMap<>();
             for (DiagramDataset.Kind k : s.kinds()) {
-                seeing.put(k.label(), new int[2]);
-                blinded.put(k.label(), new int[2]);
                 chance.put(k.label(), 1.0 / k.options.size());
-            }
-            for (DiagramDataset.Item it : test) {
-                Question q = new Question(List.of(it.image()), it.question(), it.options(), "");
-                Answer a = vlm.answer(q, List.of(features.get(it.id())));
-                Answer b = vlm.answer(q, List.of(blind));
-                int[] n = seeing.get(it.kind().label());
-                n[0] += a.index() == it.answer() ? 1 : 0;
-                n[1]++;
-                int[] m = blinded.get(it.kind().label());
-                m[0] += b.index() == it.answer() ? 1 : 0;
-                m[1]++;
             }
             List<Row> table = new ArrayList<>(List.of(row(main.row, seeing)));
             for (Variant v : s.variants().subList(1, s.variants().size())) {
@@ -252,10 +228,55 @@ public final class DemoRunner {
         }
     }
 
+    /** A row's trained projector and in-LLM adapter (null for the projector-only row), and how training went. */
+    private record Trained(Projector projector, LanguageAdapter llmAdapter, AdapterTrainer.Result result) {}
+
     /**
-     * Trains a fresh projector (same seed and schedule as the main row) jointly with the variant's in-LLM adapter
-     * on a fresh copy of the frozen LM, and scores the held-out diagrams with it.
+     * Trains a fresh projector (the same seed and schedule for every row) jointly with the variant's in-LLM adapter,
+     * then attaches that adapter to {@code lm} (LoRA merged) for evaluation.
      */
+    private static Trained train(CausalLM lm, VisionTower tower, Settings s, Variant v, List<TrainingExample> examples,
+                                 Map<String, float[]> features, Path dir, Phases phases, java.io.PrintWriter log) {
+        // with a position embedding per image token: stories260k cannot read where a ball is (or how many there
+        // are) from the order of 49 identical-looking projected tokens alone
+        Projector projector = Projector.initialize(ProjectorType.MLP2X_GELU, tower.hiddenSize(),
+                lm.config().hiddenSize(), false, s.seed()).withPositionEmbedding(tower.numTokens());
+        LanguageAdapter llmAdapter = v.llmAdapter(lm, s);
+        AdapterTrainer.Result tr = new AdapterTrainer(lm, projector, llmAdapter, options(s, v)).train(examples,
+                features::get, tower.numTokens(), dir, false, phases.start("training " + v.name().toLowerCase(
+                        Locale.ROOT).replace('_', '-'), (long) s.epochs() * ((examples.size() + s.batchSize() - 1)
+                        / s.batchSize())), null);
+        phases.start("evaluation", 0);
+        log.printf(Locale.ROOT, "%s: trained %d steps in %.1f s (%.0f samples/s), final loss %.4f%s%n", v.row,
+                tr.steps(), tr.seconds(), tr.samplesPerSecond(), tr.finalLoss(), llmAdapter == null ? ""
+                        : String.format(Locale.ROOT, " (%,d LLM-adapter parameters)", llmAdapter.parameterCount()));
+        if (llmAdapter != null) {
+            lm.attach(llmAdapter, true);
+        }
+        return new Trained(projector, llmAdapter, tr);
+    }
+
+    /**
+     * [correct, asked] per kind on the held-out diagrams; with {@code image} every question sees those features
+     * instead of its diagram's (the image-blind baseline).
+     */
+    private static Map<String, int[]> score(VisionLanguageModel vlm, Settings s, List<DiagramDataset.Item> test,
+                                            Map<String, float[]> features, float[] image) {
+        Map<String, int[]> counts = new LinkedHashMap<>();
+        for (DiagramDataset.Kind k : s.kinds()) {
+            counts.put(k.label(), new int[2]);
+        }
+        for (DiagramDataset.Item it : test) {
+            Answer a = vlm.answer(new Question(List.of(it.image()), it.question(), it.options(), ""),
+                    List.of(image != null ? image : features.get(it.id())));
+            int[] n = counts.get(it.kind().label());
+            n[0] += a.index() == it.answer() ? 1 : 0;
+            n[1]++;
+        }
+        return counts;
+    }
+
+    /** A further row: its own copy of the frozen LM (an attached adapter stays), trained and scored. */
     private static Row variantRow(Path kit, Path out, Settings s, Variant v, List<TrainingExample> examples,
                                   Map<String, float[]> features, List<DiagramDataset.Item> test, Phases phases,
                                   java.io.PrintWriter log) {
@@ -263,30 +284,9 @@ public final class DemoRunner {
         CausalLM lm = CausalLM.load(DemoKit.llm(kit), GlimpseEngine.newCpuManager(), DataType.FLOAT32);
         VisionLanguageModel trained = null;
         try {
-            Projector projector = Projector.initialize(ProjectorType.MLP2X_GELU, tower.hiddenSize(),
-                    lm.config().hiddenSize(), false, s.seed()).withPositionEmbedding(tower.numTokens());
-            LanguageAdapter llmAdapter = v.llmAdapter(lm, s);
-            AdapterTrainer trainer = new AdapterTrainer(lm, projector, llmAdapter, options(s, v));
-            AdapterTrainer.Result tr = trainer.train(examples, features::get, tower.numTokens(), out.resolve(v.dir),
-                    false, phases.start("training " + v.name().toLowerCase(Locale.ROOT).replace('_', '-'),
-                            (long) s.epochs() * ((examples.size() + s.batchSize() - 1) / s.batchSize())), null);
-            phases.start("evaluation", 0);
-            log.printf(Locale.ROOT, "%s: trained %d steps in %.1f s, final loss %.4f (%,d LLM-adapter parameters)%n",
-                    v.row, tr.steps(), tr.seconds(), tr.finalLoss(), llmAdapter.parameterCount());
-            lm.attach(llmAdapter, true);
-            trained = VisionLanguageModel.of(tower, lm, projector, s.template());
-            Map<String, int[]> counts = new LinkedHashMap<>();
-            for (DiagramDataset.Kind k : s.kinds()) {
-                counts.put(k.label(), new int[2]);
-            }
-            for (DiagramDataset.Item it : test) {
-                Answer a = trained.answer(new Question(List.of(it.image()), it.question(), it.options(), ""),
-                        List.of(features.get(it.id())));
-                int[] n = counts.get(it.kind().label());
-                n[0] += a.index() == it.answer() ? 1 : 0;
-                n[1]++;
-            }
-            return row(v.row, counts);
+            Trained t = train(lm, tower, s, v, examples, features, out.resolve(v.dir), phases, log);
+            trained = VisionLanguageModel.of(tower, lm, t.projector(), s.template());
+            return row(v.row, score(trained, s, test, features, null));
         } finally {
             if (trained != null) {
                 trained.close();
