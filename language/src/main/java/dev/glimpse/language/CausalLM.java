@@ -13,11 +13,8 @@ import dev.glimpse.core.LanguageModelConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
-import java.util.Random;
-import java.util.Set;
 
 /**
  * A frozen Llama-family causal language model (Llama, Qwen2, Qwen3) loaded from a Hugging Face checkpoint.
@@ -337,7 +334,7 @@ public final class CausalLM implements AutoCloseable {
         if (prompts.isEmpty()) {
             return List.of();
         }
-        return generate(prompts, null, options, listener);
+        return generate(prompts, null, options, listener, null);
     }
 
     /**
@@ -361,8 +358,33 @@ public final class CausalLM implements AutoCloseable {
     }
 
     private List<int[]> generate(List<int[]> prompts, NDArray promptEmbeds, GenerationOptions options,
-                                 TokenListener listener) {
-        return generate(prompts, promptEmbeds, options, listener, null);
+                                 TokenListener listener, NDArray visual) {
+        List<Decoder.Sequence> seqs = new ArrayList<>();
+        for (int r = 0; r < prompts.size(); r++) {
+            int row = r;
+            Decoder.Sequence s = promptEmbeds != null ? Decoder.Sequence.embeds(promptEmbeds, visual, options)
+                    : Decoder.Sequence.ids(prompts.get(r), options);
+            seqs.add(listener == null ? s : s.sink((tok, logits, offset) -> {
+                listener.onToken(row, tok);
+                return true;
+            }));
+        }
+        try (Decoder d = decoder()) {
+            int[] ids = d.add(seqs);
+            while (d.active() > 0) {
+                d.step();
+            }
+            List<int[]> out = new ArrayList<>();
+            for (int i : ids) {
+                out.add(d.result(i));
+            }
+            return out;
+        }
+    }
+
+    /** A decoder for continuous batching of generations over this model (see {@link Decoder}). */
+    public Decoder decoder() {
+        return new Decoder(this);
     }
 
     /** The attached adapter with a visual feature, or null when there is nothing to override. */
@@ -371,107 +393,9 @@ public final class CausalLM implements AutoCloseable {
         return visual == null || a == null ? null : a.withVisual(visual);
     }
 
-    private List<int[]> generate(List<int[]> prompts, NDArray promptEmbeds, GenerationOptions options,
-                                 TokenListener listener, NDArray visual) {
-        LanguageAdapter.Weights ad = visualAdapter(visual);
-        int b = prompts.size();
-        int len = prompts.stream().mapToInt(p -> p.length).max().orElse(0);
-        for (int[] p : prompts) {
-            if (p.length == 0) {
-                throw new BadInputException("an empty prompt cannot be continued: give at least one token (e.g. BOS)");
-            }
-        }
-        if (len + options.maxNewTokens() > config().maxPositionEmbeddings()) {
-            throw new BadInputException("prompt of " + len + " tokens + " + options.maxNewTokens()
-                    + " new tokens exceeds max_position_embeddings (" + config().maxPositionEmbeddings() + ")");
-        }
-        Set<Integer> stops = new LinkedHashSet<>(options.stopTokens());
-        if (options.useModelStopTokens()) {
-            stops.addAll(generation.eosTokenIds());
-            stops.addAll(config().eosTokenIds());
-        }
-        long[] ids = new long[b * len];
-        long[] mask = new long[b * len];
-        long[] pos = new long[b * len];
-        long[] next = new long[b];
-        for (int r = 0; r < b; r++) {
-            int[] p = prompts.get(r);
-            int pad = len - p.length;
-            for (int i = 0; i < p.length; i++) {
-                ids[r * len + pad + i] = p[i];
-                mask[r * len + pad + i] = 1;
-                pos[r * len + pad + i] = i;
-            }
-            next[r] = p.length;
-        }
-        List<List<Integer>> out = new ArrayList<>();
-        for (int r = 0; r < b; r++) {
-            out.add(new ArrayList<>());
-        }
-        boolean[] done = new boolean[b];
-        Random random = new Random(options.seed());
-        try (NDManager m = weights.newSubManager(); KvCache cache = newCache(m)) {
-            NDArray maskArr = m.create(mask, new Shape(b, len));
-            NDArray stepIds = m.create(ids, new Shape(b, len));
-            NDArray stepPos = m.create(pos, new Shape(b, len));
-            for (int step = 0; step < options.maxNewTokens(); step++) {
-                float[] logits;
-                try (NDManager s = m.newSubManager()) {
-                    stepIds.attach(s);
-                    stepPos.attach(s);
-                    Input in;
-                    if (step == 0 && promptEmbeds != null) {
-                        NDArray e = promptEmbeds.duplicate();
-                        e.attach(s);
-                        in = Input.embeds(e);
-                    } else {
-                        in = Input.ids(stepIds);
-                    }
-                    Output o = forward(in.attentionMask(maskArr).positionIds(stepPos).cache(cache).adapter(ad)
-                            .lastTokenLogitsOnly());
-                    logits = o.logits().toType(DataType.FLOAT32, false).toFloatArray();
-                }
-                int v = config().vocabSize();
-                long[] chosen = new long[b];
-                for (int r = 0; r < b; r++) {
-                    if (done[r]) {
-                        chosen[r] = out.get(r).get(out.get(r).size() - 1);
-                        continue;
-                    }
-                    int tok = options.doSample() ? Sampler.sample(logits, r * v, v, options, random)
-                            : Sampler.argmax(logits, r * v, v);
-                    chosen[r] = tok;
-                    out.get(r).add(tok);
-                    if (listener != null) {
-                        listener.onToken(r, tok);
-                    }
-                    if (stops.contains(tok)) {
-                        done[r] = true;
-                    }
-                }
-                boolean allDone = true;
-                for (boolean d : done) {
-                    allDone &= d;
-                }
-                if (allDone || step == options.maxNewTokens() - 1) {
-                    break;
-                }
-                long[] p = new long[b];
-                for (int r = 0; r < b; r++) {
-                    p[r] = next[r]++;
-                }
-                stepIds = m.create(chosen, new Shape(b, 1));
-                stepPos = m.create(p, new Shape(b, 1));
-                NDArray grown = maskArr.concat(m.ones(new Shape(b, 1), DataType.INT64), 1);
-                maskArr.close();
-                maskArr = grown;
-            }
-        }
-        List<int[]> result = new ArrayList<>();
-        for (List<Integer> o : out) {
-            result.add(o.stream().mapToInt(Integer::intValue).toArray());
-        }
-        return result;
+    /** The attached adapter's arrays for a forward pass, or null. */
+    LanguageAdapter.Weights attachedWeights() {
+        return attached;
     }
 
     /**

@@ -2,6 +2,8 @@ package dev.glimpse.language;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.Shape;
 
 /**
  * Keys and values of every layer for the tokens seen so far, [batch, kv_heads, seen, head_dim] each. The cache
@@ -60,6 +62,47 @@ public final class KvCache implements AutoCloseable {
                 values[i] = v;
             }
         }
+    }
+
+    /** Puts {@code n} zero positions before every row (masked padding, so a shorter batch can join a longer). */
+    void padLeft(long n) {
+        for (int i = 0; i < keys.length; i++) {
+            if (keys[i] != null) {
+                keys[i] = replace(keys[i], pad(keys[i], n));
+                values[i] = replace(values[i], pad(values[i], n));
+            }
+        }
+    }
+
+    /** Drops the first {@code n} positions of every row (padding that no row attends to any more). */
+    void trimLeft(long n) {
+        for (int i = 0; i < keys.length; i++) {
+            if (keys[i] != null) {
+                keys[i] = replace(keys[i], keys[i].get(new NDIndex(":, :, {}:, :", n)));
+                values[i] = replace(values[i], values[i].get(new NDIndex(":, :, {}:, :", n)));
+            }
+        }
+    }
+
+    /** Appends the rows of {@code other} (of the same length) after this cache's rows. */
+    void concat(KvCache other) {
+        for (int i = 0; i < keys.length; i++) {
+            if (keys[i] != null) {
+                keys[i] = replace(keys[i], keys[i].concat(other.keys[i], 0));
+                values[i] = replace(values[i], values[i].concat(other.values[i], 0));
+            }
+        }
+    }
+
+    private NDArray pad(NDArray x, long n) {
+        Shape s = x.getShape();
+        return x.getManager().zeros(new Shape(s.get(0), s.get(1), n, s.get(3)), x.getDataType()).concat(x, 2);
+    }
+
+    private NDArray replace(NDArray old, NDArray fresh) {
+        fresh.attach(manager);
+        old.close();
+        return fresh;
     }
 
     @Override

@@ -29,6 +29,9 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--epochs", description = "Training epochs (default 14).")
     Integer epochs;
 
+    @Option(names = "--train-per-kind", description = "Training diagrams per question kind (default 300).")
+    Integer trainPerKind;
+
     @Option(names = "--variants", defaultValue = "all", description = "Rows to train: projector, lora,"
             + " llama-adapter or all (default ${DEFAULT-VALUE}); the projector row is always trained.")
     String variants;
@@ -55,7 +58,8 @@ final class DemoCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter o = spec.commandLine().getOut();
         DemoRunner.Settings d = DemoRunner.Settings.defaults();
-        DemoRunner.Settings s = new DemoRunner.Settings(d.trainPerKind(), d.testPerKind(),
+        DemoRunner.Settings s = new DemoRunner.Settings(
+                trainPerKind == null ? d.trainPerKind() : trainPerKind, d.testPerKind(),
                 epochs == null ? d.epochs() : epochs, d.learningRate(), d.batchSize(), seed,
                 DemoRunner.Variant.parse(variants), lettered, llmLr,
                 dev.glimpse.language.LoraConfig.parseTargets(loraTargets));
