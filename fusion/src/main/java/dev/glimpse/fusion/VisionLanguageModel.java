@@ -21,6 +21,7 @@ import dev.glimpse.core.TensorInfo;
 import dev.glimpse.eval.EvalRunner;
 import dev.glimpse.eval.Problem;
 import dev.glimpse.language.CausalLM;
+import dev.glimpse.language.Decoder;
 import dev.glimpse.language.GenerationOptions;
 import dev.glimpse.language.LanguageAdapter;
 import dev.glimpse.language.Tokenizer;
@@ -488,15 +489,29 @@ public final class VisionLanguageModel implements AutoCloseable {
 
     /** Generates a continuation of a prompt with images spliced in (greedy or sampled). */
     public String generate(String prompt, List<float[]> features, GenerationOptions options) {
-        MultimodalPrompt p = MultimodalPrompt.encode(requireTokenizer(), prompt, tower.numTokens());
-        checkImages(p, features);
         int[] out;
         try (NDManager m = manager.newSubManager()) {
-            NDArray image = features.isEmpty() ? null : project(m, features);
-            NDArray embeds = MultimodalPrompt.splice(llm, m, new int[][] {p.ids()}, image);
-            out = llm.generate(embeds, visual(m, p, image), options, null);
+            Decoder.Sequence s = sequence(m, prompt, features, options);
+            out = llm.generate(s.promptEmbeds(), s.visual(), options, null);
         }
         return tokenizer.decode(out);
+    }
+
+    /**
+     * A prompt with its images' features spliced in, ready to join a {@link Decoder} (continuous batching); its
+     * arrays live in {@code m}, which must stay open until the decoder has taken it.
+     */
+    public Decoder.Sequence sequence(NDManager m, String prompt, List<float[]> features, GenerationOptions options) {
+        MultimodalPrompt p = MultimodalPrompt.encode(requireTokenizer(), prompt, tower.numTokens());
+        checkImages(p, features);
+        NDArray image = features.isEmpty() ? null : project(m, features);
+        NDArray embeds = MultimodalPrompt.splice(llm, m, new int[][] {p.ids()}, image);
+        return Decoder.Sequence.embeds(embeds, visual(m, p, image), options);
+    }
+
+    /** Positions a prompt takes in the LLM: its text tokens and the tower's tokens for each {@code <image>}. */
+    public int promptTokens(String prompt) {
+        return MultimodalPrompt.encode(requireTokenizer(), prompt, tower.numTokens()).ids().length;
     }
 
     private void checkImages(MultimodalPrompt p, List<float[]> features) {

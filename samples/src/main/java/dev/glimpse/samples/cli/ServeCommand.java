@@ -1,7 +1,7 @@
 package dev.glimpse.samples.cli;
 
 import dev.glimpse.fusion.VisionLanguageModel;
-import dev.glimpse.samples.serve.GlimpseServer;
+import dev.glimpse.server.GlimpseServer;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -11,9 +11,13 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 @Command(name = "serve", mixinStandardHelpOptions = true,
-        description = {"Serve a vision-language model over HTTP: POST /v1/answer, POST /v1/chat/completions"
-                + " (OpenAI-compatible), GET /health, GET /metrics. Stops gracefully on SIGTERM."},
+        description = {"Serve a vision-language model over HTTP: POST /v1/chat/completions (OpenAI-compatible, with"
+                + " streaming), GET /v1/models, POST /v1/answer, GET /health, GET /metrics (Prometheus). Requests that"
+                + " arrive together share the LLM's forward passes (continuous batching). Stops gracefully on"
+                + " SIGTERM."},
         footer = {"", "Examples:", "  glimpse serve --model runs/demo/bundle --port 8080",
+            "  curl -N localhost:8080/v1/chat/completions -d '{\"model\":\"runs/demo/bundle\",\"stream\":true,"
+                    + "\"messages\":[{\"role\":\"user\",\"content\":\"Once upon a time\"}]}'",
             "  curl -s localhost:8080/v1/answer -d '{\"image\":\"data:image/png;base64,...\",\"question\":\"What color is"
                     + " the ball?\",\"choices\":[\"red\",\"blue\"]}'"})
 final class ServeCommand implements Callable<Integer> {
@@ -38,11 +42,15 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--queue", defaultValue = "64", description = "Queue capacity (503 with Retry-After when full).")
     int queue;
 
-    @Option(names = "--batch", defaultValue = "8", description = "Largest micro-batch.")
+    @Option(names = "--batch", defaultValue = "16", description = "Most sequences decoding together (default"
+            + " ${DEFAULT-VALUE}).")
     int batch;
 
     @Option(names = "--allow-remote-images", description = "Fetch http(s) image URLs (refused by default: SSRF).")
     boolean allowRemote;
+
+    @Option(names = "--name", description = "Model id clients send and GET /v1/models lists (default: --model).")
+    String name;
 
     @Option(names = "--json", description = "Print {\"url\": ...} once listening.")
     boolean json;
@@ -54,8 +62,9 @@ final class ServeCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         VisionLanguageModel vlm = GlimpseCli.loadModel(model);
-        GlimpseServer server = new GlimpseServer(vlm, model, new GlimpseServer.Options(host, port,
-                (long) maxBodyMb << 20, maxPixels, maxPromptTokens, queue, batch, allowRemote, 16));
+        GlimpseServer server = GlimpseServer.builder(vlm).modelName(name != null ? name : model).host(host).port(port)
+                .maxBodyBytes((long) maxBodyMb << 20).maxPixels(maxPixels).maxPromptTokens(maxPromptTokens)
+                .queueCapacity(queue).maxBatch(batch).allowRemoteImages(allowRemote).build();
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             System.err.println("glimpse serve: stopping (finishing queued requests)");
@@ -65,7 +74,7 @@ final class ServeCommand implements Callable<Integer> {
             stopped.countDown();
         }, "glimpse-shutdown"));
         server.start();
-        String url = "http://" + host + ":" + server.port();
+        String url = server.url();
         out.println(json ? Json.write(java.util.Map.of("url", url)) : "serving " + model + " on " + url
                 + " (Ctrl-C or SIGTERM to stop)");
         out.flush();

@@ -1,4 +1,4 @@
-package dev.glimpse.samples.serve;
+package dev.glimpse.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -11,8 +11,11 @@ import dev.glimpse.fusion.AdapterConfig;
 import dev.glimpse.fusion.Projector;
 import dev.glimpse.fusion.ProjectorType;
 import dev.glimpse.fusion.VisionLanguageModel;
-import dev.glimpse.samples.demo.DemoRunner;
-import dev.glimpse.samples.demo.DiagramDataset;
+import dev.glimpse.core.TestData;
+import dev.glimpse.fusion.PromptTemplate;
+import java.awt.Color;
+import java.awt.Graphics2D;
+import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -35,7 +38,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The HTTP service on loopback: concurrency, micro-batching, limits and errors. */
+/** The HTTP service on loopback: concurrency, batching, limits and errors (streaming: ChatCompletionsTest). */
 class GlimpseServerTest {
     static final ObjectMapper JSON = new ObjectMapper();
     static final HttpClient CLIENT = HttpClient.newHttpClient();
@@ -46,29 +49,52 @@ class GlimpseServerTest {
     static String base;
     static List<String> images = new ArrayList<>();
 
+    static final String LAYER = "block_13_hidden_state";
+    static final String[] COLORS = {"red", "blue", "green", "yellow"};
+    static final Color[] PAINT = {Color.RED, Color.BLUE, Color.GREEN, Color.YELLOW};
+    static final String[][] QUESTIONS = {
+        {"What color is the ball?", "red", "blue", "green", "yellow"},
+        {"What shape is it?", "circle", "square", "triangle"},
+        {"How many balls are there?", "one", "two", "three"},
+        {"Where is the ball?", "left", "right"},
+    };
+
     /** A bundle with an untrained (seeded) adapter on the demo kit: deterministic answers are all we need. */
-    static Path bundle() {
-        Path kit = Path.of("demo-kit").toAbsolutePath();
+    static Path bundle(Path dir) {
         Path b = dir.resolve("bundle");
         Projector p = Projector.initialize(ProjectorType.MLP2X_GELU, 160, 64, false, 5);
         new Adapter(p, new AdapterConfig(ProjectorType.MLP2X_GELU, 160, 64, 64, 49, false, "mobilenet-v2-features",
-                DemoRunner.LAYER, "stories260k")).save(b.resolve("adapter"));
-        new VisionLanguageModel.BundleSpec(kit.resolve("mobilenet-v2-features").toString(), DemoRunner.LAYER, true,
-                kit.resolve("stories260k").toString(), "adapter", DemoRunner.TEMPLATE).write(b);
+                LAYER, "stories260k")).save(b.resolve("adapter"));
+        new VisionLanguageModel.BundleSpec(TestData.model("mobilenet-v2-features").toString(), LAYER, true,
+                TestData.model("stories260k").toString(), "adapter", new PromptTemplate(
+                "<image>\nQuestion: {question}\nAnswer:", PromptTemplate.Scoring.OPTIONS, " ")).write(b);
         return b;
+    }
+
+    /** Balls of four colours as PNG data URLs. */
+    static List<String> images() throws Exception {
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            BufferedImage img = new BufferedImage(96, 96, BufferedImage.TYPE_INT_RGB);
+            Graphics2D g = img.createGraphics();
+            g.setColor(Color.WHITE);
+            g.fillRect(0, 0, 96, 96);
+            g.setColor(PAINT[i]);
+            g.fillOval(12 + 8 * i, 20, 40, 40);
+            g.dispose();
+            ByteArrayOutputStream out1 = new ByteArrayOutputStream();
+            ImageIO.write(img, "png", out1);
+            out.add("data:image/png;base64," + Base64.getEncoder().encodeToString(out1.toByteArray()));
+        }
+        return out;
     }
 
     @BeforeAll
     static void start() throws Exception {
-        vlm = VisionLanguageModel.load(bundle().toString());
-        server = new GlimpseServer(vlm, "test-bundle", GlimpseServer.Options.defaults().withPort(0));
-        server.start();
-        base = "http://127.0.0.1:" + server.port();
-        for (DiagramDataset.Item it : DiagramDataset.generate(1, 4, "s")) {
-            ByteArrayOutputStream out = new ByteArrayOutputStream();
-            ImageIO.write(it.image(), "png", out);
-            images.add("data:image/png;base64," + Base64.getEncoder().encodeToString(out.toByteArray()));
-        }
+        vlm = VisionLanguageModel.load(bundle(dir).toString());
+        server = GlimpseServer.builder(vlm).modelName("test-bundle").port(0).build().start();
+        base = server.url();
+        images.addAll(images());
     }
 
     @AfterAll
@@ -84,9 +110,9 @@ class GlimpseServerTest {
     }
 
     static String answerRequest(int i) throws Exception {
-        return JSON.writeValueAsString(Map.of("image", images.get(i % images.size()), "question",
-                DiagramDataset.Kind.values()[i % 4].question, "choices", DiagramDataset.Kind.values()[i % 4].options,
-                "ignored_field", 42));
+        String[] q = QUESTIONS[i % 4];
+        return JSON.writeValueAsString(Map.of("image", images.get(i % images.size()), "question", q[0], "choices",
+                List.of(q).subList(1, q.length), "ignored_field", 42));
     }
 
     @Test
@@ -132,14 +158,17 @@ class GlimpseServerTest {
         assertTrue(errors.isEmpty(), errors.size() + " errors, first: " + errors.peek());
         String metrics = CLIENT.send(HttpRequest.newBuilder(URI.create(base + "/metrics")).build(),
                 HttpResponse.BodyHandlers.ofString()).body();
-        assertTrue(metrics.contains("glimpse_requests_total{endpoint=\"/v1/answer\",code=\"200\"}"), metrics);
-        assertTrue(metrics.contains("glimpse_request_latency_seconds_bucket{le=\"+Inf\"}"));
-        assertTrue(metrics.contains("glimpse_queue_depth"));
+        assertTrue(metrics.contains("glimpse_requests_total{code=\"200\",endpoint=\"/v1/answer\"} 408"), metrics);
+        assertTrue(metrics.contains("glimpse_request_duration_seconds_bucket{endpoint=\"/v1/answer\",le=\"+Inf\"}"),
+                metrics);
+        assertTrue(metrics.contains("glimpse_queue_wait_seconds_count"), metrics);
+        assertTrue(metrics.contains("glimpse_queue_depth"), metrics);
+        assertTrue(metrics.contains("jvm_memory_used_bytes"), "the JVM's own metrics: " + metrics);
     }
 
     @Test
     void chatCompletionsAndHealth() throws Exception {
-        String body = JSON.writeValueAsString(Map.of("model", "x", "max_tokens", 8, "messages", List.of(Map.of("role",
+        String body = JSON.writeValueAsString(Map.of("model", "test-bundle", "max_tokens", 8, "messages", List.of(Map.of("role",
                 "user", "content", List.of(Map.of("type", "image_url", "image_url", Map.of("url", images.get(0))),
                         Map.of("type", "text", "text", "Question: What color is the ball?\nAnswer:"))))));
         HttpResponse<String> r = post("/v1/chat/completions", body);
@@ -174,6 +203,19 @@ class GlimpseServerTest {
             {"/v1/chat/completions", "{\"messages\":[{\"role\":\"robot\",\"content\":\"hi\"}]}", 400, "role"},
             {"/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"audio\"}]}]}", 400,
                 "text or image_url"},
+            {"/v1/chat/completions", chat(",\"n\":2"), 400, "'n'"},
+            {"/v1/chat/completions", chat(",\"tools\":[{\"type\":\"function\"}]"), 400, "'tools'"},
+            {"/v1/chat/completions", chat(",\"response_format\":{\"type\":\"json_object\"}"), 400,
+                "'response_format'"},
+            {"/v1/chat/completions", chat(",\"max_tokens\":0"), 400, "'max_tokens'"},
+            {"/v1/chat/completions", chat(",\"max_tokens\":500"), 400, "context of 512"},
+            {"/v1/chat/completions", chat(",\"temperature\":3"), 400, "'temperature'"},
+            {"/v1/chat/completions", chat(",\"stop\":[1]"), 400, "'stop'"},
+            {"/v1/chat/completions", chat(",\"top_logprobs\":3"), 400, "needs 'logprobs'"},
+            {"/v1/chat/completions", chat(",\"stream_options\":{\"include_usage\":true}"), 400, "stream"},
+            {"/v1/chat/completions", chat(",\"model\":\"gpt-4o\""), 404, "not served here"},
+            {"/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"assistant\","
+                + "\"content\":\"yo\"}]}", 400, "last message must be the user's"},
             {"/v1/nothing", "{}", 404, "no endpoint"},
         };
         for (Object[] c : cases) {
@@ -197,20 +239,32 @@ class GlimpseServerTest {
         assertEquals(413, r.statusCode());
     }
 
+    static String chat(String extra) {
+        return "{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]" + extra + "}";
+    }
+
+    @Test
+    void modelsListsWhatIsServed() throws Exception {
+        HttpResponse<String> r = CLIENT.send(HttpRequest.newBuilder(URI.create(base + "/v1/models")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode());
+        JsonNode n = JSON.readTree(r.body());
+        assertEquals("list", n.get("object").asText());
+        assertEquals("test-bundle", n.get("data").get(0).get("id").asText());
+        assertEquals("model", n.get("data").get(0).get("object").asText());
+    }
+
     @Test
     void aFullQueueAnswers503WithRetryAfter() throws Exception {
         try (VisionLanguageModel small = VisionLanguageModel.load(dir.resolve("bundle").toString())) {
-            GlimpseServer.Options o = new GlimpseServer.Options("127.0.0.1", 0, 20L << 20, 50_000_000L, 4096, 1, 1,
-                    false, 32);
-            GlimpseServer s = new GlimpseServer(small, "small", o);
-            s.start();
+            GlimpseServer s = GlimpseServer.builder(small).modelName("small").port(0).queueCapacity(1).maxBatch(1)
+                    .build().start();
             try {
                 ExecutorService pool = Executors.newFixedThreadPool(32);
                 List<Future<HttpResponse<String>>> fs = new ArrayList<>();
                 for (int i = 0; i < 64; i++) {
                     int k = i;
-                    fs.add(pool.submit(() -> CLIENT.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + s.port()
-                            + "/v1/answer")).POST(HttpRequest.BodyPublishers.ofString(answerRequest(k))).build(),
+                    fs.add(pool.submit(() -> CLIENT.send(HttpRequest.newBuilder(URI.create(s.url() + "/v1/answer")).POST(HttpRequest.BodyPublishers.ofString(answerRequest(k))).build(),
                             HttpResponse.BodyHandlers.ofString())));
                 }
                 int ok = 0;
@@ -231,29 +285,5 @@ class GlimpseServerTest {
                 s.close();
             }
         }
-    }
-
-    @Test
-    void sigtermStopsTheCliServerGracefully() throws Exception {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        ProcessBuilder pb = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
-                "dev.glimpse.samples.cli.GlimpseCli", "serve", "--model", dir.resolve("bundle").toString(), "--port", "0",
-                "--json");
-        Path errLog = dir.resolve("serve-stderr.txt");
-        pb.redirectError(errLog.toFile());
-        Process p = pb.start();
-        String first = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream())).readLine();
-        if (first == null) {
-            throw new AssertionError("the server printed no address (exit " + p.waitFor() + "): "
-                    + Files.readString(errLog));
-        }
-        String url = JSON.readTree(first).get("url").asText();
-        HttpResponse<String> r = CLIENT.send(HttpRequest.newBuilder(URI.create(url + "/v1/answer"))
-                .POST(HttpRequest.BodyPublishers.ofString(answerRequest(1))).build(), HttpResponse.BodyHandlers.ofString());
-        assertEquals(200, r.statusCode(), r.body());
-        p.destroy(); // SIGTERM
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "stopped within a minute");
-        String err = Files.readString(errLog);
-        assertTrue(err.contains("glimpse serve: stopped"), err);
     }
 }
