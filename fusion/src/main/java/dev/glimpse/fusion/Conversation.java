@@ -45,9 +45,24 @@ public final class Conversation {
                 x.put("content", m.content());
                 ms.add(x);
             }
-            return tokenizer.applyChatTemplate(ms, true);
+            return withoutLeadingBos(tokenizer, tokenizer.applyChatTemplate(ms, true));
         }
         return llava(messages);
+    }
+
+    /**
+     * Templates often write the BOS token themselves, and prompts are encoded with the tokenizer's special tokens
+     * (which add it again): transformers encodes a rendered chat without them. One BOS, as there.
+     */
+    private static String withoutLeadingBos(Tokenizer tokenizer, String prompt) {
+        int[] specials = tokenizer.encode("");
+        if (specials.length > 0) {
+            String bos = tokenizer.decode(new int[] {specials[0]}, false);
+            if (!bos.isEmpty() && prompt.startsWith(bos)) {
+                return prompt.substring(bos.length());
+            }
+        }
+        return prompt;
     }
 
     /** LLaVA v1 (SeparatorStyle.TWO): the system text, then "ROLE: text" closed by " " (user) or "</s>" (assistant). */
