@@ -498,6 +498,31 @@ public final class VisionLanguageModel implements AutoCloseable {
     }
 
     /**
+     * A completion: its text (ending before any stop string), the prompt's positions, the tokens made, and whether it
+     * ran out of {@code maxNewTokens} rather than stopping.
+     */
+    public record Completion(String text, int promptTokens, int completionTokens, boolean truncated) {}
+
+    /**
+     * Completes a prompt with images spliced in, passing each final piece of text to {@code onText} as it is made
+     * (streaming); stops at the model's stop tokens, the options' and any of {@code stops} (strings).
+     */
+    public Completion complete(String prompt, List<float[]> features, GenerationOptions options, List<String> stops,
+                               java.util.function.Consumer<String> onText) {
+        TextStream text = new TextStream(requireTokenizer(), stops, onText);
+        try (NDManager m = manager.newSubManager(); Decoder d = llm.decoder()) {
+            Decoder.Sequence s = sequence(m, prompt, features, options);
+            int id = d.add(List.of(s.sink((tok, logits, offset) -> text.accept(tok))))[0];
+            while (d.active() > 0) {
+                d.step();
+            }
+            String t = text.finish();
+            return new Completion(t, (int) s.promptEmbeds().getShape().get(1), d.result(id).length,
+                    d.finish(id) == Decoder.Finish.LENGTH);
+        }
+    }
+
+    /**
      * A prompt with its images' features spliced in, ready to join a {@link Decoder} (continuous batching); its
      * arrays live in {@code m}, which must stay open until the decoder has taken it.
      */

@@ -36,6 +36,16 @@ public final class Decoder implements AutoCloseable {
         boolean accept(int tokenId, float[] logits, int offset);
     }
 
+    /** Why a sequence ended. */
+    public enum Finish {
+        /** It made one of its stop tokens (kept as its last token). */
+        STOP_TOKEN,
+        /** It made {@code maxNewTokens} tokens. */
+        LENGTH,
+        /** Its sink asked it to end. */
+        SINK
+    }
+
     /**
      * One sequence to continue: a prompt of token ids, or of embeddings [1, P, H] (text with image features spliced
      * in; they must live at least until {@link #add} returns), with an optional global image feature [1, H] for the
@@ -69,6 +79,7 @@ public final class Decoder implements AutoCloseable {
         final int index;
         long seen; // positions of this row in the cache (prompt + fed tokens)
         boolean done;
+        Finish finish;
 
         Row(Sequence seq, Set<Integer> stops, int index) {
             this.seq = seq;
@@ -82,6 +93,7 @@ public final class Decoder implements AutoCloseable {
     private final NDManager manager;
     private final List<Row> rows = new ArrayList<>();
     private final List<int[]> finished = new ArrayList<>();
+    private final List<Finish> finishes = new ArrayList<>();
     private KvCache cache;
     private NDArray mask; // [B, T] of the cache's positions: 1 where a row has a token, 0 in its left padding
     private int added;
@@ -130,6 +142,7 @@ public final class Decoder implements AutoCloseable {
             r.seen = s.length();
             fresh.add(r);
             finished.add(null);
+            finishes.add(null);
         }
         for (int i = 0; i < n; i++) {
             ids[i] = fresh.get(i).index;
@@ -251,6 +264,11 @@ public final class Decoder implements AutoCloseable {
         return rows.stream().mapToLong(r -> r.seen).max().orElse(0);
     }
 
+    /** Why sequence {@code index} ended, once it is done, else null. */
+    public Finish finish(int index) {
+        return finishes.get(index);
+    }
+
     /** The new tokens of sequence {@code index} once it is done (stop token kept), else null. */
     public int[] result(int index) {
         return finished.get(index);
@@ -263,12 +281,15 @@ public final class Decoder implements AutoCloseable {
             GenerationOptions o = row.seq.options();
             if (o.maxNewTokens() == 0) {
                 row.done = true;
+                row.finish = Finish.LENGTH;
                 continue;
             }
             int tok = o.doSample() ? Sampler.sample(logits, r * v, v, o, row.random) : Sampler.argmax(logits, r * v, v);
             row.out.add(tok);
             boolean more = row.seq.sink() == null || row.seq.sink().accept(tok, logits, r * v);
-            row.done = !more || row.stops.contains(tok) || row.out.size() >= o.maxNewTokens();
+            row.finish = row.stops.contains(tok) ? Finish.STOP_TOKEN : !more ? Finish.SINK
+                    : row.out.size() >= o.maxNewTokens() ? Finish.LENGTH : null;
+            row.done = row.finish != null;
         }
     }
 
@@ -280,6 +301,7 @@ public final class Decoder implements AutoCloseable {
             Row r = rows.get(i);
             if (r.done) {
                 finished.set(r.index, r.out.stream().mapToInt(Integer::intValue).toArray());
+                finishes.set(r.index, r.finish);
             } else {
                 keepIdx[keep.size()] = i;
                 keep.add(r);

@@ -122,6 +122,7 @@ class DecoderTest {
             assertArrayEquals(alone(p, s8), d.result(ids[1]));
             int[] stopped = d.result(ids[2]);
             assertEquals(stop, stopped[stopped.length - 1]);
+            assertEquals(Decoder.Finish.STOP_TOKEN, d.finish(ids[2]));
             assertTrue(stopped.length <= 6);
         }
     }
@@ -147,6 +148,8 @@ class DecoderTest {
             }
             int[] got = d.result(id);
             assertEquals(4, got.length);
+            assertEquals(Decoder.Finish.SINK, d.finish(id));
+            assertEquals(Decoder.Finish.LENGTH, d.finish(id - 1), "the other row made its 10 tokens");
             assertArrayEquals(java.util.Arrays.copyOf(alone(p, greedy(50)), 4), got);
         }
     }

@@ -297,20 +297,13 @@ final class ModelWorker {
             if (!c.pending.isEmpty()) {
                 emit(c, ""); // tokens that add no text (e.g. the end-of-sequence token) still have log-probabilities
             }
-            boolean length = !c.text.stopped() && out.length >= c.options.maxNewTokens()
-                    && !stopToken(c, out[out.length - 1]);
+            boolean length = decoder.finish(e.getKey()) == Decoder.Finish.LENGTH;
             if (c.cancelled) {
                 metrics.error("client_gone");
             }
             metrics.completion(out.length, c.firstTokenAt == 0 ? 0 : (System.nanoTime() - c.firstTokenAt) / 1e9);
             c.events.add(new Done(length ? "length" : "stop", c.promptTokens, out.length));
         }
-    }
-
-    private boolean stopToken(ChatJob c, int tok) {
-        return c.options.stopTokens().contains(tok) || c.options.useModelStopTokens()
-                && (vlm.llm().generationConfig().eosTokenIds().contains(tok)
-                || vlm.llm().config().eosTokenIds().contains(tok));
     }
 
     private static void fail(Job j, RuntimeException e) {
