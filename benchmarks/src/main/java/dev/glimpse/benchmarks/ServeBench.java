@@ -55,7 +55,7 @@ public final class ServeBench {
                         .queueCapacity(256).build().start()) {
                     for (String endpoint : List.of("/v1/chat/completions", "/v1/answer")) {
                         for (int clients : batch == 1 ? new int[] {1, 8} : new int[] {1, 8, 32}) {
-                            run(server, endpoint, clients, Math.min(2, seconds), images, batch); // warm-up
+                            run(server, endpoint, clients, Math.min(5, seconds), images, batch); // warm-up
                             Row r = run(server, endpoint, clients, seconds, images, batch);
                             rows.add(r);
                             System.err.printf(Locale.ROOT, "%s clients=%d batch=%d: %.2f req/s p50 %.0f ms p99 %.0f"

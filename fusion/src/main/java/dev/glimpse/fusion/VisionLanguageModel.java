@@ -400,12 +400,51 @@ public final class VisionLanguageModel implements AutoCloseable {
 
     /** As {@link #answer(Question)} with tower features already computed (e.g. from a feature cache). */
     public Answer answer(Question q, List<float[]> features) {
-        String prompt = template.render(q);
-        if (q.choices().isEmpty()) {
-            String text = generate(prompt, features, GenerationOptions.greedy(64));
-            return new Answer(text.strip(), null, -1, Map.of(), new double[0]);
+        return answer(List.of(q), List.of(features)).get(0);
+    }
+
+    /**
+     * Answers several questions: those with choices are scored in one batch (their prompts run together, then all
+     * their options), the others are generated one by one. {@code features} holds each question's tower features.
+     */
+    public List<Answer> answer(List<Question> questions, List<List<float[]>> features) {
+        Answer[] out = new Answer[questions.size()];
+        List<Integer> scored = new ArrayList<>();
+        for (int i = 0; i < questions.size(); i++) {
+            Question q = questions.get(i);
+            if (q.choices().isEmpty()) {
+                String text = generate(template.render(q), features.get(i), GenerationOptions.greedy(64));
+                out[i] = new Answer(text.strip(), null, -1, Map.of(), new double[0]);
+            } else {
+                scored.add(i);
+            }
         }
-        double[] ll = scoreContinuations(prompt, features, continuations(q.choices()));
+        if (!scored.isEmpty()) {
+            try (NDManager m = manager.newSubManager()) {
+                List<NDArray> embeds = new ArrayList<>();
+                List<NDArray> visuals = new ArrayList<>();
+                List<List<int[]>> conts = new ArrayList<>();
+                for (int i : scored) {
+                    Question q = questions.get(i);
+                    String prompt = template.render(q);
+                    MultimodalPrompt p = MultimodalPrompt.encode(requireTokenizer(), prompt, tower.numTokens());
+                    checkImages(p, features.get(i));
+                    NDArray image = features.get(i).isEmpty() ? null : project(m, features.get(i));
+                    embeds.add(MultimodalPrompt.splice(llm, m, new int[][] {p.ids()}, image));
+                    visuals.add(visual(m, p, image));
+                    conts.add(continuationIds(prompt, continuations(q.choices())));
+                }
+                List<double[]> ll = llm.scoreContinuations(embeds, visuals, conts);
+                for (int k = 0; k < scored.size(); k++) {
+                    out[scored.get(k)] = choose(questions.get(scored.get(k)), ll.get(k));
+                }
+            }
+        }
+        return List.of(out);
+    }
+
+    /** The most likely choice, with the choices' probabilities (softmax of their log-likelihoods). */
+    private static Answer choose(Question q, double[] ll) {
         double max = Double.NEGATIVE_INFINITY;
         int best = 0;
         for (int i = 0; i < ll.length; i++) {

@@ -1,6 +1,8 @@
 package dev.glimpse.language;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
@@ -387,12 +389,6 @@ public final class CausalLM implements AutoCloseable {
         return new Decoder(this);
     }
 
-    /** The attached adapter with a visual feature, or null when there is nothing to override. */
-    private LanguageAdapter.Weights visualAdapter(NDArray visual) {
-        LanguageAdapter.Weights a = attached;
-        return visual == null || a == null ? null : a.withVisual(visual);
-    }
-
     /** The attached adapter's arrays for a forward pass, or null. */
     LanguageAdapter.Weights attachedWeights() {
         return attached;
@@ -422,55 +418,136 @@ public final class CausalLM implements AutoCloseable {
      * adapter's adaption prompts; null for none.
      */
     public double[] scoreContinuations(NDArray promptEmbeds, NDArray visual, List<int[]> continuations) {
-        LanguageAdapter.Weights ad = visualAdapter(visual);
-        int n = continuations.size();
-        int lc = continuations.stream().mapToInt(c -> c.length).max().orElse(0);
-        for (int[] c : continuations) {
-            if (c.length == 0) {
-                throw new BadInputException("an empty continuation has no likelihood to score");
+        List<NDArray> visuals = new ArrayList<>();
+        visuals.add(visual);
+        return scoreContinuations(List.of(promptEmbeds), visuals, List.of(continuations)).get(0);
+    }
+
+    /**
+     * Scores the continuations of several prompts in one batch (e.g. multiple-choice requests that arrive together):
+     * the prompts [1, P_i, H] are left-padded and run together once, then every continuation of every prompt is fed
+     * together over its prompt's cache rows. {@code visuals} holds each prompt's global image feature [1, H] or null.
+     * Returns one array of log-likelihoods per prompt.
+     */
+    public List<double[]> scoreContinuations(List<NDArray> promptEmbeds, List<NDArray> visuals,
+                                             List<List<int[]>> continuations) {
+        int n = promptEmbeds.size();
+        if (visuals.size() != n || continuations.size() != n) {
+            throw new IllegalArgumentException("one visual (or null) and one list of continuations per prompt");
+        }
+        int pm = 0;
+        int total = 0;
+        int lc = 0;
+        for (int i = 0; i < n; i++) {
+            if (promptEmbeds.get(i).getShape().get(0) != 1) {
+                throw new IllegalArgumentException("each prompt's embeddings must be [1, P, H]");
+            }
+            pm = Math.max(pm, (int) promptEmbeds.get(i).getShape().get(1));
+            for (int[] c : continuations.get(i)) {
+                if (c.length == 0) {
+                    throw new BadInputException("an empty continuation has no likelihood to score");
+                }
+                lc = Math.max(lc, c.length);
+                total++;
             }
         }
-        long p = promptEmbeds.getShape().get(1);
+        int[] rowOf = new int[total];
+        int[][] conts = new int[total][];
+        for (int i = 0, t = 0; i < n; i++) {
+            for (int[] c : continuations.get(i)) {
+                rowOf[t] = i;
+                conts[t++] = c;
+            }
+        }
         try (NDManager m = weights.newSubManager(); KvCache cache = newCache(m)) {
-            NDArray embeds = promptEmbeds.duplicate();
-            embeds.attach(m);
-            Output prompt = forward(Input.embeds(embeds).cache(cache).adapter(ad).lastTokenLogitsOnly());
-            NDArray first = prompt.logits().toType(DataType.FLOAT32, false).logSoftmax(-1); // [1, 1, V]
-            cache.select(m.zeros(new Shape(n), DataType.INT64));
-            long[] ids = new long[n * lc];
-            long[] mask = new long[n * (int) (p + lc)];
+            long[] mask = new long[n * pm];
+            long[] pos = new long[n * pm];
+            int[] plen = new int[n];
+            NDList rows = new NDList();
             for (int i = 0; i < n; i++) {
-                int[] c = continuations.get(i);
-                for (int j = 0; j < p; j++) {
-                    mask[(int) (i * (p + lc) + j)] = 1;
+                NDArray e = promptEmbeds.get(i).duplicate();
+                e.attach(m);
+                e = e.toType(dtype, false);
+                plen[i] = (int) e.getShape().get(1);
+                int pad = pm - plen[i];
+                if (pad > 0) {
+                    e = m.zeros(new Shape(1, pad, e.getShape().get(2)), dtype).concat(e, 1);
                 }
-                for (int j = 0; j < c.length; j++) {
-                    ids[i * lc + j] = c[j];
-                    mask[(int) (i * (p + lc) + p + j)] = 1;
+                rows.add(e);
+                for (int j = 0; j < plen[i]; j++) {
+                    mask[i * pm + pad + j] = 1;
+                    pos[i * pm + pad + j] = j;
                 }
             }
-            double[] scores = new double[n];
-            float[] firstLp = first.toFloatArray();
-            for (int i = 0; i < n; i++) {
-                scores[i] = firstLp[continuations.get(i)[0]];
+            NDArray x = n == 1 ? rows.get(0) : NDArrays.concat(rows, 0);
+            LanguageAdapter.Weights ad = batchVisual(m, visuals, null);
+            Output prompt = forward(Input.embeds(x).attentionMask(m.create(mask, new Shape(n, pm)))
+                    .positionIds(m.create(pos, new Shape(n, pm))).cache(cache).adapter(ad).lastTokenLogitsOnly());
+            float[] firstLp = prompt.logits().toType(DataType.FLOAT32, false).logSoftmax(-1).toFloatArray();
+            int v = config().vocabSize();
+            double[] scores = new double[total];
+            for (int t = 0; t < total; t++) {
+                scores[t] = firstLp[rowOf[t] * v + conts[t][0]];
             }
             if (lc > 1) {
-                // feed all but the last token of each continuation; right padding is masked out
-                NDArray in = m.create(ids, new Shape(n, lc)).get(new NDIndex(":, :" + (lc - 1)));
-                NDArray msk = m.create(mask, new Shape(n, p + lc)).get(new NDIndex(":, :" + (p + lc - 1)));
-                Output o = forward(Input.ids(in).attentionMask(msk).cache(cache).adapter(ad));
-                NDArray lp = o.logits().toType(DataType.FLOAT32, false).logSoftmax(-1); // [n, lc-1, V]
-                NDArray targets = m.create(ids, new Shape(n, lc)).get(new NDIndex(":, 1:")).expandDims(-1);
-                float[] picked = lp.gather(targets, 2).toFloatArray(); // [n, lc-1]
-                for (int i = 0; i < n; i++) {
-                    int[] c = continuations.get(i);
-                    for (int j = 1; j < c.length; j++) {
-                        scores[i] += picked[i * (lc - 1) + j - 1];
+                // every continuation over its prompt's cache rows; all but its last token fed, right padding masked
+                long[] sel = new long[total];
+                long[] ids = new long[total * (lc - 1)];
+                long[] cmask = new long[total * (pm + lc - 1)];
+                long[] cpos = new long[total * (lc - 1)];
+                long[] targets = new long[total * (lc - 1)];
+                for (int t = 0; t < total; t++) {
+                    int r = rowOf[t];
+                    sel[t] = r;
+                    System.arraycopy(mask, r * pm, cmask, t * (pm + lc - 1), pm);
+                    for (int j = 0; j < lc - 1; j++) {
+                        cpos[t * (lc - 1) + j] = plen[r] + j;
+                        if (j < conts[t].length - 1) {
+                            ids[t * (lc - 1) + j] = conts[t][j];
+                            targets[t * (lc - 1) + j] = conts[t][j + 1];
+                            cmask[t * (pm + lc - 1) + pm + j] = 1;
+                        }
+                    }
+                }
+                cache.select(m.create(sel));
+                Output o = forward(Input.ids(m.create(ids, new Shape(total, lc - 1)))
+                        .attentionMask(m.create(cmask, new Shape(total, pm + lc - 1)))
+                        .positionIds(m.create(cpos, new Shape(total, lc - 1))).cache(cache)
+                        .adapter(batchVisual(m, visuals, rowOf)));
+                NDArray lp = o.logits().toType(DataType.FLOAT32, false).logSoftmax(-1); // [total, lc-1, V]
+                float[] picked = lp.gather(m.create(targets, new Shape(total, lc - 1, 1)), 2).toFloatArray();
+                for (int t = 0; t < total; t++) {
+                    for (int j = 1; j < conts[t].length; j++) {
+                        scores[t] += picked[t * (lc - 1) + j - 1];
                     }
                 }
             }
-            return scores;
+            List<double[]> out = new ArrayList<>();
+            for (int i = 0, t = 0; i < n; i++) {
+                int k = continuations.get(i).size();
+                out.add(java.util.Arrays.copyOfRange(scores, t, t + k));
+                t += k;
+            }
+            return out;
         }
+    }
+
+    /** The attached adapter with per-row visual features ({@code rows} maps batch rows to prompts), or null. */
+    private LanguageAdapter.Weights batchVisual(NDManager m, List<NDArray> visuals, int[] rows) {
+        LanguageAdapter.Weights a = attached;
+        if (a == null || visuals.stream().allMatch(java.util.Objects::isNull)) {
+            return null;
+        }
+        int h = config().hiddenSize();
+        NDList v = new NDList();
+        int count = rows == null ? visuals.size() : rows.length;
+        for (int r = 0; r < count; r++) {
+            NDArray x = visuals.get(rows == null ? r : rows[r]);
+            NDArray y = x == null ? m.zeros(new Shape(1, h), dtype) : x.duplicate();
+            y.attach(m);
+            v.add(y.toType(dtype, false).reshape(1, h));
+        }
+        return a.withVisual(v.size() == 1 ? v.get(0) : NDArrays.concat(v, 0));
     }
 
     static long[] toLongs(int[] a) {

@@ -167,7 +167,7 @@ final class ModelWorker {
                     take(fresh, decoder, decoding);
                 }
                 if (decoder.active() > 0) {
-                    metrics.batch(decoder.active());
+                    metrics.decodeBatch(decoder.active());
                     decoder.step();
                 }
             } catch (RuntimeException e) {
@@ -200,21 +200,21 @@ final class ModelWorker {
         }
         List<ChatJob> chats = new ArrayList<>();
         List<List<float[]>> chatFeatures = new ArrayList<>();
+        List<AnswerJob> answers = new ArrayList<>();
+        List<List<float[]>> answerFeatures = new ArrayList<>();
         int k = 0;
         for (Job j : fresh) {
             List<float[]> mine = features.subList(k, k + j.images.size());
             k += j.images.size();
             if (j instanceof AnswerJob a) {
-                try {
-                    a.result.complete(vlm.answer(a.question, mine));
-                } catch (RuntimeException e) {
-                    a.result.completeExceptionally(e);
-                }
+                answers.add(a);
+                answerFeatures.add(mine);
             } else if (j instanceof ChatJob c && !c.cancelled) {
                 chats.add(c);
                 chatFeatures.add(mine);
             }
         }
+        answer(answers, answerFeatures);
         if (chats.isEmpty()) {
             return;
         }
@@ -232,6 +232,30 @@ final class ModelWorker {
             }
         } catch (RuntimeException e) {
             chats.forEach(c -> fail(c, e));
+        }
+    }
+
+    /** Multiple-choice questions taken together are scored in one batch; if that fails, each alone (one bad
+     *  request must not fail the others). */
+    private void answer(List<AnswerJob> jobs, List<List<float[]>> features) {
+        if (jobs.isEmpty()) {
+            return;
+        }
+        try {
+            metrics.scoreBatch(jobs.size());
+            List<Answer> out = vlm.answer(jobs.stream().map(a -> a.question).toList(), features);
+            for (int i = 0; i < jobs.size(); i++) {
+                jobs.get(i).result.complete(out.get(i));
+            }
+            return;
+        } catch (RuntimeException e) {
+            if (jobs.size() == 1) {
+                jobs.get(0).result.completeExceptionally(e);
+                return;
+            }
+        }
+        for (int i = 0; i < jobs.size(); i++) {
+            answer(List.of(jobs.get(i)), List.of(features.get(i)));
         }
     }
 

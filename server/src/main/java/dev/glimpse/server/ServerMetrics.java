@@ -46,7 +46,8 @@ final class ServerMetrics {
                 .classicUpperBounds(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000).register(registry);
         tokens = Counter.builder().name("glimpse_generated_tokens_total").help("Tokens generated.").register(registry);
         batchSize = Histogram.builder().name("glimpse_batch_size")
-                .help("Sequences sharing each forward pass of the LLM (continuous batching).").classicOnly()
+                .help("Sequences sharing a forward pass of the LLM: decode steps (continuous batching) and"
+                        + " multiple-choice scoring.").labelNames("kind").classicOnly()
                 .classicUpperBounds(1, 2, 4, 8, 16, 32, 64, 128).register(registry);
         errors = Counter.builder().name("glimpse_errors_total")
                 .help("Failed requests by kind: bad_request, too_large, not_found, unavailable, timeout, client_gone,"
@@ -91,8 +92,12 @@ final class ServerMetrics {
         }
     }
 
-    void batch(int size) {
-        batchSize.observe(size);
+    void decodeBatch(int size) {
+        batchSize.labelValues("decode").observe(size);
+    }
+
+    void scoreBatch(int size) {
+        batchSize.labelValues("score").observe(size);
     }
 
     String contentType() {

@@ -215,8 +215,8 @@ class ChatCompletionsTest {
         pool.shutdown();
         String metrics = CLIENT.send(HttpRequest.newBuilder(URI.create(server.url() + "/metrics")).build(),
                 HttpResponse.BodyHandlers.ofString()).body();
-        double one = metric(metrics, "glimpse_batch_size_bucket{le=\"1.0\"}");
-        double all = metric(metrics, "glimpse_batch_size_count");
+        double one = metric(metrics, "glimpse_batch_size_bucket{kind=\"decode\",le=\"1.0\"}");
+        double all = metric(metrics, "glimpse_batch_size_count{kind=\"decode\"}");
         assertTrue(all > one, "some decode steps ran more than one sequence: " + one + " of " + all
                 + " steps had one");
         assertTrue(metric(metrics, "glimpse_time_to_first_token_seconds_count") >= 32, metrics);
