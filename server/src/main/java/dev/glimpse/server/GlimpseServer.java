@@ -148,7 +148,7 @@ public final class GlimpseServer implements AutoCloseable {
     private final ServerMetrics metrics;
     private final HttpServer http;
     private final ExecutorService httpPool;
-    private final long created = System.currentTimeMillis() / 1000;
+    private final long startedAt = System.currentTimeMillis() / 1000;
 
     public static Builder builder(VisionLanguageModel vlm) {
         return new Builder(vlm);
@@ -281,7 +281,7 @@ public final class GlimpseServer implements AutoCloseable {
             case "/v1/models" -> {
                 requireMethod(ex, "GET");
                 ObjectNode n = JSON.createObjectNode().put("object", "list");
-                n.putArray("data").addObject().put("id", modelName).put("object", "model").put("created", created)
+                n.putArray("data").addObject().put("id", modelName).put("object", "model").put("created", startedAt)
                         .put("owned_by", "glimpse");
                 return send(ex, 200, n);
             }
