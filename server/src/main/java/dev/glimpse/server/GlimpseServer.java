@@ -319,32 +319,8 @@ public final class GlimpseServer implements AutoCloseable {
 
     private int answer(HttpExchange ex, JsonNode req) {
         long start = System.nanoTime();
-        String question = text(req, "question", true);
-        List<String> choices = new ArrayList<>();
-        JsonNode c = req.get("choices");
-        if (c != null && !c.isNull()) {
-            if (!c.isArray()) {
-                throw new HttpError(400, "'choices' must be a list of strings", "choices");
-            }
-            for (JsonNode x : c) {
-                if (!x.isTextual()) {
-                    throw new HttpError(400, "'choices' must be a list of strings", "choices");
-                }
-                choices.add(x.asText());
-            }
-            if (choices.size() == 1 || choices.size() > 26) {
-                throw new HttpError(400, "'choices' needs 2 to 26 options", "choices");
-            }
-        }
-        List<BufferedImage> images = new ArrayList<>();
-        JsonNode img = req.get("image");
-        if (img != null && !img.isNull()) {
-            if (!img.isTextual()) {
-                throw new HttpError(400, "'image' must be a base64 string or a data URL", "image");
-            }
-            images.add(image(img.asText(), "image"));
-        }
-        Question q = new Question(images, question, choices, text(req, "context", false));
+        Question q = AnswerRequest.parse(req, this::image);
+        List<BufferedImage> images = q.images();
         checkPromptLength(vlm.promptTokens(vlm.template().render(q)), images.size(), 0);
         ModelWorker.AnswerJob job = new ModelWorker.AnswerJob(q);
         submit(job);
@@ -561,23 +537,6 @@ public final class GlimpseServer implements AutoCloseable {
             }
         }
         return loader.loadBase64(ref, "'" + field + "'");
-    }
-
-    private static String text(JsonNode req, String field, boolean required) {
-        JsonNode v = req.get(field);
-        if (v == null || v.isNull()) {
-            if (required) {
-                throw new HttpError(400, "field '" + field + "' is required", field);
-            }
-            return "";
-        }
-        if (!v.isTextual()) {
-            throw new HttpError(400, "field '" + field + "' must be a string", field);
-        }
-        if (required && v.asText().isBlank()) {
-            throw new HttpError(400, "field '" + field + "' is empty", field);
-        }
-        return v.asText();
     }
 
     private void submit(ModelWorker.Job job) {
