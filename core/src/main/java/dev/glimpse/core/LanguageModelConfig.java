@@ -48,11 +48,11 @@ public record LanguageModelConfig(
             throw new BadInputException(f.source() + ": model_type '" + type
                     + "' is not a supported language model (supported: llama, qwen2, qwen3)");
         }
-        int hidden = f.integer("hidden_size");
-        int heads = f.integer("num_attention_heads");
+        int hidden = positive(f, "hidden_size", f.integer("hidden_size"));
+        int heads = positive(f, "num_attention_heads", f.integer("num_attention_heads"));
         int kv = f.integer("num_key_value_heads", heads);
-        int headDim = f.has("head_dim") ? f.integer("head_dim") : hidden / heads;
-        if (heads <= 0 || kv <= 0 || heads % kv != 0) {
+        int headDim = positive(f, "head_dim", f.has("head_dim") ? f.integer("head_dim") : hidden / heads);
+        if (kv <= 0 || heads % kv != 0) {
             throw f.bad("num_key_value_heads", "a positive divisor of num_attention_heads (" + heads + ")");
         }
         if (!f.has("head_dim") && hidden % heads != 0) {
@@ -63,11 +63,23 @@ public record LanguageModelConfig(
             throw f.bad("hidden_act", "silu (the only activation of the supported families)");
         }
         boolean bias = type.equals("qwen2") || f.bool("attention_bias", false);
-        return new LanguageModelConfig(type, f.integer("vocab_size"), hidden, f.integer("intermediate_size"),
-                f.integer("num_hidden_layers"), heads, kv, headDim, f.integer("max_position_embeddings", 2048),
-                f.number("rms_norm_eps", 1e-6), rope(f), bias,
+        double eps = f.number("rms_norm_eps", 1e-6);
+        if (!(eps > 0 && eps < 1)) {
+            throw f.bad("rms_norm_eps", "a small positive number");
+        }
+        return new LanguageModelConfig(type, positive(f, "vocab_size", f.integer("vocab_size")), hidden,
+                positive(f, "intermediate_size", f.integer("intermediate_size")),
+                positive(f, "num_hidden_layers", f.integer("num_hidden_layers")), heads, kv, headDim,
+                positive(f, "max_position_embeddings", f.integer("max_position_embeddings", 2048)), eps, rope(f), bias,
                 f.bool("tie_word_embeddings", !type.equals("llama")), act, f.intList("bos_token_id"),
                 f.intList("eos_token_id"));
+    }
+
+    private static int positive(JsonFields f, String field, int v) {
+        if (v <= 0) {
+            throw f.bad(field, "a positive integer");
+        }
+        return v;
     }
 
     private static RopeParameters rope(JsonFields f) {

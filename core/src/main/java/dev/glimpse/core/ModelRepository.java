@@ -117,7 +117,7 @@ public final class ModelRepository {
         Optional<Path> cached = cachedSnapshot(repo, revision);
         if (offline) {
             return cached.filter(p -> Files.isRegularFile(p.resolve("config.json")) || Checkpoint.existsIn(p))
-                    .orElseThrow(() -> new GlimpseException("model '" + repo + "@" + revision
+                    .orElseThrow(() -> new BadInputException("model '" + repo + "@" + revision
                             + "' is not in the local cache (" + repoDir(repo)
                             + ") and offline mode is on (HF_HUB_OFFLINE); run once with network access to"
                             + " download it, or pass a local directory"));

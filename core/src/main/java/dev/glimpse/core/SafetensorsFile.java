@@ -38,6 +38,8 @@ import java.util.Map;
 public final class SafetensorsFile implements AutoCloseable {
     /** Headers larger than this are refused: real ones are a few MiB at most. */
     public static final long MAX_HEADER_BYTES = 100L << 20;
+    /** The metadata key of Glimpse's whole-file SHA-256 (see {@link SafetensorsWriter#withChecksum()}). */
+    public static final String CHECKSUM = "glimpse_sha256";
 
     private static final ObjectMapper JSON =
             new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
@@ -109,7 +111,10 @@ public final class SafetensorsFile implements AutoCloseable {
             }
             JsonNode root;
             try {
-                root = JSON.readTree(text);
+                // the header is one JSON object padded with spaces: anything after it is damage, not padding
+                root = JSON.readerFor(JsonNode.class)
+                        .with(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+                        .readValue(text);
             } catch (IOException e) {
                 throw bad(path, null, "header is not valid JSON: " + firstLine(e.getMessage()));
             }
@@ -271,6 +276,91 @@ public final class SafetensorsFile implements AutoCloseable {
             throw new BadInputException(path + ": no tensor named '" + name + "'");
         }
         return t;
+    }
+
+    /** Whether the file carries Glimpse's checksum. */
+    public boolean hasChecksum() {
+        return metadata.containsKey(CHECKSUM);
+    }
+
+    /**
+     * Checks the file against its recorded SHA-256 (layout, metadata and every data byte); a file without one passes.
+     *
+     * @throws BadInputException when the contents differ from what was written (bit flips, a torn copy)
+     */
+    public SafetensorsFile verify() {
+        return verify(false);
+    }
+
+    /**
+     * As {@link #verify()}; with {@code required}, a file without a checksum is refused too (for files that are always
+     * written with one, where a missing checksum means damage to its own key).
+     */
+    public SafetensorsFile verify(boolean required) {
+        String expected = metadata.get(CHECKSUM);
+        if (expected == null) {
+            if (required) {
+                throw new BadInputException(path + ": has no " + CHECKSUM + " in its metadata, which files of this kind"
+                        + " always carry (the file is damaged or was not written by Glimpse)");
+            }
+            return this;
+        }
+        List<TensorInfo> byOffset = new ArrayList<>(tensors.values());
+        byOffset.sort(java.util.Comparator.comparingLong(TensorInfo::offset));
+        long base = byOffset.isEmpty() ? 0 : byOffset.get(0).offset();
+        List<TensorInfo> relative = new ArrayList<>();
+        for (TensorInfo t : byOffset) {
+            relative.add(new TensorInfo(t.name(), t.dtype(), t.shape(), t.offset() - base, t.byteLength()));
+        }
+        java.security.MessageDigest d = digest(metadata, relative);
+        ByteBuffer buf = ByteBuffer.allocate(1 << 20);
+        try {
+            for (TensorInfo t : byOffset) {
+                long pos = t.offset();
+                long end = t.offset() + t.byteLength();
+                while (pos < end) {
+                    buf.clear().limit((int) Math.min(buf.capacity(), end - pos));
+                    int n = channel.read(buf, pos);
+                    if (n < 0) {
+                        throw new BadInputException(path + ": ends inside tensor '" + t.name() + "' (a torn file)");
+                    }
+                    buf.flip();
+                    d.update(buf);
+                    pos += n;
+                }
+            }
+        } catch (IOException e) {
+            throw new BadInputException(path + ": cannot read: " + e.getMessage(), e);
+        }
+        String actual = java.util.HexFormat.of().formatHex(d.digest());
+        if (!actual.equals(expected)) {
+            throw new BadInputException(path + ": contents do not match the SHA-256 recorded when it was written"
+                    + " (the file is corrupted or was changed)");
+        }
+        return this;
+    }
+
+    /** SHA-256 seeded with the layout and metadata (the checksum key itself left out), ready for the data bytes. */
+    static java.security.MessageDigest digest(Map<String, String> metadata, List<TensorInfo> layout) {
+        java.security.MessageDigest d;
+        try {
+            d = java.security.MessageDigest.getInstance("SHA-256");
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        StringBuilder sb = new StringBuilder("glimpse-safetensors-checksum/1\n");
+        for (TensorInfo t : layout) {
+            sb.append(t.name()).append('\0').append(t.dtype().name()).append('\0')
+                    .append(java.util.Arrays.toString(t.shape())).append('\0').append(t.offset()).append('\0')
+                    .append(t.byteLength()).append('\n');
+        }
+        new java.util.TreeMap<>(metadata).forEach((k, v) -> {
+            if (!k.equals(CHECKSUM)) {
+                sb.append(k).append('\0').append(v).append('\n');
+            }
+        });
+        d.update(sb.toString().getBytes(StandardCharsets.UTF_8));
+        return d;
     }
 
     /** The tensor's raw bytes, memory-mapped, little-endian, read-only. */

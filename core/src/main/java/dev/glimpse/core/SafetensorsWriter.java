@@ -24,6 +24,17 @@ public final class SafetensorsWriter {
 
     private final Map<String, Entry> entries = new LinkedHashMap<>();
     private final Map<String, String> metadata = new LinkedHashMap<>();
+    private boolean checksum;
+
+    /**
+     * Records a SHA-256 of the file's contents (tensor layout, metadata and data) in the metadata under
+     * {@link SafetensorsFile#CHECKSUM}, so that {@link SafetensorsFile#verify()} detects a truncated or bit-flipped
+     * file. Other readers ignore it.
+     */
+    public SafetensorsWriter withChecksum() {
+        this.checksum = true;
+        return this;
+    }
 
     public SafetensorsWriter metadata(String key, String value) {
         metadata.put(key, value);
@@ -72,6 +83,18 @@ public final class SafetensorsWriter {
         return add(name, dtype, array.getShape().getShape(), copy);
     }
 
+    /** The tensors as the header will list them: name, dtype, shape, [begin, end) in the data section. */
+    private java.util.List<TensorInfo> layout() {
+        java.util.List<TensorInfo> out = new java.util.ArrayList<>();
+        long offset = 0;
+        for (Map.Entry<String, Entry> e : entries.entrySet()) {
+            long n = e.getValue().data.remaining();
+            out.add(new TensorInfo(e.getKey(), e.getValue().dtype, e.getValue().shape, offset, n));
+            offset += n;
+        }
+        return out;
+    }
+
     /** Writes the file atomically (temporary file, fsync, rename). */
     public void write(Path path) {
         ObjectMapper json = new ObjectMapper();
@@ -79,6 +102,15 @@ public final class SafetensorsWriter {
         if (!metadata.isEmpty()) {
             ObjectNode m = header.putObject("__metadata__");
             metadata.forEach(m::put);
+        }
+        if (checksum) {
+            java.security.MessageDigest d = SafetensorsFile.digest(metadata, layout());
+            for (Entry e : entries.values()) {
+                d.update(e.data.duplicate());
+            }
+            ObjectNode m = header.has("__metadata__") ? (ObjectNode) header.get("__metadata__")
+                    : header.putObject("__metadata__");
+            m.put(SafetensorsFile.CHECKSUM, java.util.HexFormat.of().formatHex(d.digest()));
         }
         long offset = 0;
         for (Map.Entry<String, Entry> e : entries.entrySet()) {

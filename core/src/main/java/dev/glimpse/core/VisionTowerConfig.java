@@ -32,19 +32,34 @@ public record VisionTowerConfig(
                 && !act.equals("gelu_new")) {
             throw v.bad("hidden_act", "quick_gelu, gelu, gelu_new or gelu_pytorch_tanh");
         }
-        int hidden = v.integer("hidden_size");
-        int heads = v.integer("num_attention_heads");
+        int hidden = positive(v, "hidden_size");
+        int heads = positive(v, "num_attention_heads");
         if (hidden % heads != 0) {
             throw v.bad("num_attention_heads", "a divisor of hidden_size (" + hidden + ")");
         }
-        int image = v.integer("image_size");
+        int image = positive(v, "image_size");
         int patch = v.integer("patch_size");
         if (patch <= 0 || image % patch != 0) {
             throw v.bad("patch_size", "a positive divisor of image_size (" + image + ")");
         }
-        return new VisionTowerConfig(family, type, hidden, v.integer("intermediate_size"),
-                v.integer("num_hidden_layers"), heads, v.integer("num_channels", 3), image, patch,
-                v.number("layer_norm_eps", family.equals("clip") ? 1e-5 : 1e-6), act);
+        int channels = v.integer("num_channels", 3);
+        if (channels <= 0) {
+            throw v.bad("num_channels", "a positive integer");
+        }
+        double eps = v.number("layer_norm_eps", family.equals("clip") ? 1e-5 : 1e-6);
+        if (!(eps > 0 && eps < 1)) {
+            throw v.bad("layer_norm_eps", "a small positive number");
+        }
+        return new VisionTowerConfig(family, type, hidden, positive(v, "intermediate_size"),
+                positive(v, "num_hidden_layers"), heads, channels, image, patch, eps, act);
+    }
+
+    private static int positive(JsonFields f, String field) {
+        int x = f.integer(field);
+        if (x <= 0) {
+            throw f.bad(field, "a positive integer");
+        }
+        return x;
     }
 
     public long parameterCount() {

@@ -19,6 +19,9 @@ public record Adapter(Projector projector, AdapterConfig config) {
         if (!Files.isRegularFile(w)) {
             throw new BadInputException(dir + ": " + AdapterConfig.FILE + " without " + WEIGHTS);
         }
+        try (dev.glimpse.core.SafetensorsFile f = dev.glimpse.core.SafetensorsFile.open(w)) {
+            f.verify(); // bundles written by Glimpse carry a checksum: a damaged one is named, not half-loaded
+        }
         try (Checkpoint ckpt = Checkpoint.open(w)) {
             Projector p = Projector.fromCheckpoint(ckpt, Projector.PREFIX);
             if (p.type() != c.projector() || p.inputDim() != c.featureDim() || p.outputDim() != c.llmHiddenSize()) {

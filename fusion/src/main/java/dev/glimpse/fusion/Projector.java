@@ -183,7 +183,8 @@ public final class Projector {
 
     /** Writes {@code adapter.safetensors} (LLaVA names) into {@code dir}, atomically. */
     public void save(Path file) {
-        SafetensorsWriter w = new SafetensorsWriter().metadata("format", "pt").metadata("projector_type", type.label());
+        SafetensorsWriter w = new SafetensorsWriter().withChecksum().metadata("format", "pt")
+                .metadata("projector_type", type.label());
         params.writeTo(w, PREFIX);
         w.write(file);
     }

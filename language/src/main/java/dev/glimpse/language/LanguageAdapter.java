@@ -219,7 +219,7 @@ public final class LanguageAdapter {
             throw new GlimpseException("cannot create " + dir + ": " + e.getMessage(), e);
         }
         boolean isLora = kind.equals("LORA");
-        SafetensorsWriter w = new SafetensorsWriter().metadata("format", "pt");
+        SafetensorsWriter w = new SafetensorsWriter().withChecksum().metadata("format", "pt");
         params.values().forEach((k, v) -> {
             if (isLora == k.contains(".lora_")) {
                 w.add(PEFT_PREFIX + k, DType.F32, params.shape(k), v);
@@ -351,6 +351,7 @@ public final class LanguageAdapter {
         TreeSet<Integer> layers = new TreeSet<>();
         List<String> targets = new ArrayList<>();
         try (SafetensorsFile f = SafetensorsFile.open(wf)) {
+            f.verify();
             for (String key : f.tensors().stream().map(dev.glimpse.core.TensorInfo::name).toList()) {
                 String k = key.startsWith(PEFT_PREFIX) ? key.substring(PEFT_PREFIX.length()) : key;
                 Matcher m = LORA_KEY.matcher(k);
@@ -401,6 +402,7 @@ public final class LanguageAdapter {
                 n.get("adapter_layers").asInt());
         Parameters p = new Parameters();
         try (SafetensorsFile f = SafetensorsFile.open(wf)) {
+            f.verify();
             for (String key : f.tensors().stream().map(dev.glimpse.core.TensorInfo::name).toList()) {
                 String k = key.startsWith(PEFT_PREFIX) ? key.substring(PEFT_PREFIX.length()) : key;
                 if (!PROMPT_KEY.matcher(k).matches()) {

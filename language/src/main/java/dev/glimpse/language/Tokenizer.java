@@ -52,6 +52,7 @@ public final class Tokenizer implements AutoCloseable {
             throw new BadInputException(file + ": no tokenizer.json (Glimpse needs the fast-tokenizer file)");
         }
         GlimpseEngine.configureProperties();
+        TokenizerFileCheck.check(file); // the native parser aborts the process on some malformed files
         try {
             HuggingFaceTokenizer t = HuggingFaceTokenizer.builder().optTokenizerPath(file)
                     .optTruncation(false).optPadding(false).optAddSpecialTokens(true).build();

@@ -304,8 +304,8 @@ public final class AdapterTrainer {
         int epoch = 0;
         int batchIndex = 0;
         List<double[]> losses = new ArrayList<>();
-        if (resume && Files.isRegularFile(ckptFile)) {
-            TrainingCheckpoint c = TrainingCheckpoint.read(ckptFile, parameters, adam);
+        if (resume && TrainingCheckpoint.existsIn(out)) {
+            TrainingCheckpoint c = TrainingCheckpoint.restore(out, parameters, adam);
             step = c.step();
             epoch = c.epoch();
             batchIndex = c.batchIndex();

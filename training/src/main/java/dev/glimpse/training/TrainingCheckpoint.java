@@ -23,10 +23,14 @@ import java.util.Map;
  */
 record TrainingCheckpoint(int step, int epoch, int batchIndex, int plannedSteps, long seed) {
     static final String FILE = "checkpoint.safetensors";
+    /** The checkpoint before the latest, kept so that a damaged latest one costs a few steps, not the run. */
+    static final String PREVIOUS = "checkpoint.previous.safetensors";
+    static final String DAMAGED = "checkpoint.damaged.safetensors";
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(TrainingCheckpoint.class);
 
     static void write(Path file, Parameters params, AdamW adam, int step, int epoch, int batchIndex, int planned,
                       long seed) {
-        SafetensorsWriter w = new SafetensorsWriter().metadata("format", "glimpse-train-state/1")
+        SafetensorsWriter w = new SafetensorsWriter().withChecksum().metadata("format", "glimpse-train-state/2")
                 .metadata("step", Integer.toString(step)).metadata("epoch", Integer.toString(epoch))
                 .metadata("batch_index", Integer.toString(batchIndex)).metadata("planned_steps", Integer.toString(planned))
                 .metadata("seed", Long.toString(seed)).metadata("adam_step", Long.toString(adam.step()));
@@ -40,13 +44,69 @@ record TrainingCheckpoint(int step, int epoch, int batchIndex, int plannedSteps,
                 w.add("adam_v." + e.getKey(), DType.F32, shape, v);
             }
         }
+        Path previous = file.resolveSibling(PREVIOUS);
+        try {
+            if (Files.isRegularFile(file)) {
+                // the latest becomes the previous; a crash from here on leaves one of the two intact
+                Files.move(file, previous, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                        java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            }
+        } catch (IOException e) {
+            throw new GlimpseException("cannot keep " + file + " as " + previous + ": " + e.getMessage(), e);
+        }
         w.write(file);
+    }
+
+    /** Whether {@code dir} holds a checkpoint to resume from (the latest, or only the previous one). */
+    static boolean existsIn(Path dir) {
+        return Files.isRegularFile(dir.resolve(FILE)) || Files.isRegularFile(dir.resolve(PREVIOUS));
+    }
+
+    /**
+     * Restores the latest checkpoint in {@code dir}; when it is missing, truncated or fails its checksum, the previous
+     * one (with a warning): the run then repeats a few steps and ends where it would have.
+     */
+    static TrainingCheckpoint restore(Path dir, Parameters params, AdamW adam) {
+        Path latest = dir.resolve(FILE);
+        Path previous = dir.resolve(PREVIOUS);
+        BadInputException first = null;
+        if (Files.isRegularFile(latest)) {
+            try {
+                return read(latest, params, adam);
+            } catch (BadInputException e) {
+                if (!Files.isRegularFile(previous) || e.getMessage().contains("resume with the same")) {
+                    throw e; // a settings mismatch is the user's to fix, not a damaged file
+                }
+                first = e;
+                Path aside = dir.resolve(DAMAGED);
+                try {
+                    // set aside for inspection, so that it never becomes the "previous" of the next write
+                    Files.move(latest, aside, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                } catch (IOException io) {
+                    throw new GlimpseException("cannot set the damaged " + latest + " aside: " + io.getMessage(), io);
+                }
+                LOG.warn("{}; resuming from the previous checkpoint {} instead (the damaged one is kept as {})",
+                        e.getMessage(), previous, aside);
+            }
+        }
+        try {
+            return read(previous, params, adam);
+        } catch (BadInputException e) {
+            if (first != null) {
+                e.addSuppressed(first);
+                throw new BadInputException("both checkpoints are unusable: " + first.getMessage() + "; and "
+                        + e.getMessage(), e);
+            }
+            throw e;
+        }
     }
 
     static TrainingCheckpoint read(Path file, Parameters params, AdamW adam) {
         try (SafetensorsFile f = SafetensorsFile.open(file)) {
             Map<String, String> meta = f.metadata();
-            if (!"glimpse-train-state/1".equals(meta.get("format"))) {
+            // /2 always carries a checksum; /1 (written before checksums) is still resumed
+            f.verify("glimpse-train-state/2".equals(meta.get("format")) || f.hasChecksum());
+            if (!"glimpse-train-state/2".equals(meta.get("format")) && !"glimpse-train-state/1".equals(meta.get("format"))) {
                 throw new BadInputException(file + ": not a Glimpse training checkpoint");
             }
             Map<String, float[]> m = new LinkedHashMap<>();

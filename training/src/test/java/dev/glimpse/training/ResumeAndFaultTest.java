@@ -84,6 +84,92 @@ class ResumeAndFaultTest {
         return pb.start();
     }
 
+    /**
+     * Ten SIGKILLs at random moments (while the JVM starts, mid-step, around checkpoint writes, during the final
+     * writes), each followed by a resume: the last resume ends with the weights of the uninterrupted run.
+     */
+    @Test
+    void tenSigkillsAtRandomMomentsEndWithTheUninterruptedWeights(@TempDir Path dir) throws Exception {
+        Path straight = dir.resolve("straight");
+        ToyTask.run(straight, false, STEPS, 0);
+        Path run = dir.resolve("killed");
+        java.util.SplittableRandom r = new java.util.SplittableRandom(42);
+        java.util.List<String> moments = new java.util.ArrayList<>();
+        for (int k = 0; k < 10; k++) {
+            Process child = startChild(run, k > 0, 60);
+            int[] last = {-1};
+            Thread reader = new Thread(() -> {
+                try (BufferedReader in = new BufferedReader(new InputStreamReader(child.getInputStream()))) {
+                    for (String line; (line = in.readLine()) != null; ) {
+                        if (line.startsWith("STEP ")) {
+                            last[0] = Integer.parseInt(line.substring(5));
+                        }
+                    }
+                } catch (java.io.IOException | NumberFormatException e) {
+                    // killed mid-line
+                }
+            });
+            reader.start();
+            long delay = 400 + r.nextInt(3200);
+            Thread.sleep(delay);
+            boolean alive = child.isAlive();
+            child.destroyForcibly(); // SIGKILL
+            assertTrue(child.waitFor(60, TimeUnit.SECONDS));
+            reader.join(10_000);
+            moments.add(alive ? "killed " + delay + " ms in, after step " + last[0] : "finished before " + delay
+                    + " ms");
+        }
+        Process resume = startChild(run, true, 0);
+        String out = new String(resume.getInputStream().readAllBytes());
+        assertTrue(resume.waitFor(120, TimeUnit.SECONDS));
+        assertEquals(0, resume.exitValue(), out);
+        assertTrue(moments.stream().filter(m -> m.startsWith("killed")).count() >= 5, "most kills hit a live run: "
+                + moments);
+        double diff = maxAbsDiff(straight.resolve("adapter.safetensors"), run.resolve("adapter.safetensors"));
+        assertTrue(diff <= 1e-6, "after " + moments + " the adapter differs from the uninterrupted one by " + diff);
+        long rows = Files.readAllLines(run.resolve("metrics.jsonl")).stream().filter(l -> l.contains("\"loss\""))
+                .count();
+        assertEquals(STEPS, rows, "each step logged once");
+    }
+
+    /** A damaged latest checkpoint (a flipped bit, then a truncation) is detected and the previous one used. */
+    @Test
+    void aDamagedLatestCheckpointFallsBackToThePreviousOne(@TempDir Path dir) throws Exception {
+        Path straight = dir.resolve("straight");
+        ToyTask.run(straight, false, STEPS, 0);
+        for (String damage : new String[] {"flip", "truncate"}) {
+            Path run = dir.resolve(damage);
+            ToyTask.run(run, false, STEPS, 0);
+            Path latest = run.resolve(TrainingCheckpoint.FILE);
+            assertTrue(Files.isRegularFile(run.resolve(TrainingCheckpoint.PREVIOUS)), "the previous one is kept");
+            byte[] b = Files.readAllBytes(latest);
+            if (damage.equals("flip")) {
+                b[b.length - 5] ^= 0x10; // one bit of an AdamW moment
+                Files.write(latest, b);
+            } else {
+                Files.write(latest, java.util.Arrays.copyOf(b, b.length / 2));
+            }
+            Files.delete(run.resolve("adapter.safetensors"));
+            AdapterTrainer.Result res = ToyTask.run(run, true, STEPS, 0);
+            assertTrue(Files.isRegularFile(run.resolve(TrainingCheckpoint.DAMAGED)), "the damaged one is set aside");
+            assertEquals(STEPS, res.steps());
+            double diff = maxAbsDiff(straight.resolve("adapter.safetensors"), run.resolve("adapter.safetensors"));
+            assertTrue(diff <= 1e-6, damage + ": the adapter differs from the uninterrupted one by " + diff);
+        }
+        // both damaged: a clear refusal naming both
+        Path run = dir.resolve("flip");
+        for (String f : new String[] {TrainingCheckpoint.FILE, TrainingCheckpoint.PREVIOUS}) {
+            Path p = run.resolve(f);
+            byte[] b = Files.readAllBytes(p);
+            b[b.length - 9] ^= 0x04;
+            Files.write(p, b);
+        }
+        dev.glimpse.core.BadInputException e = org.junit.jupiter.api.Assertions.assertThrows(
+                dev.glimpse.core.BadInputException.class, () -> ToyTask.run(run, true, STEPS, 0));
+        assertTrue(e.getMessage().contains("both checkpoints are unusable") && e.getMessage().contains("SHA-256"),
+                e.getMessage());
+    }
+
     @Test
     void resumingAFinishedRunChangesNothing(@TempDir Path dir) throws Exception {
         Path a = dir.resolve("a");
