@@ -48,6 +48,8 @@ public final class ModelRepository {
             "tokenizer_config.json", "special_tokens_map.json", "preprocessor_config.json", "chat_template.jinja",
             "adapter_config.json", "projector_config.json");
     private static final int ATTEMPTS = 4;
+    /** Retries of one request answered 429 or 5xx before the error is reported. */
+    private static final int RETRIES = 5;
 
     private final URI endpoint;
     private final Path cacheDir;
@@ -284,8 +286,36 @@ public final class ModelRepository {
         }
     }
 
+    /** One lock per blob within this JVM; FileChannel locks are per process and cannot be taken twice here. */
+    private static final Map<Path, java.util.concurrent.locks.ReentrantLock> BLOB_LOCKS =
+            new java.util.concurrent.ConcurrentHashMap<>();
+
+    /**
+     * Downloads {@code blob} under a lock (huggingface_hub's {@code .locks/<repo>/<etag>.lock}), so that processes and
+     * threads fetching the same file at once end with one correct copy: the first downloads, the others wait and
+     * find it done.
+     */
     private void download(URI uri, Path blob, FileMeta meta, String label) throws IOException {
         Files.createDirectories(blob.getParent());
+        Path repoDir = blob.getParent().getParent();
+        Path lockFile = repoDir.getParent().resolve(".locks").resolve(repoDir.getFileName().toString())
+                .resolve(blob.getFileName() + ".lock");
+        Files.createDirectories(lockFile.getParent());
+        java.util.concurrent.locks.ReentrantLock mine = BLOB_LOCKS.computeIfAbsent(lockFile.toAbsolutePath(),
+                k -> new java.util.concurrent.locks.ReentrantLock());
+        mine.lock();
+        try (FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+             java.nio.channels.FileLock held = ch.lock()) {
+            if (Files.isRegularFile(blob)) {
+                return; // another process or thread finished it while this one waited
+            }
+            downloadLocked(uri, blob, meta, label);
+        } finally {
+            mine.unlock();
+        }
+    }
+
+    private void downloadLocked(URI uri, Path blob, FileMeta meta, String label) throws IOException {
         Path part = blob.resolveSibling(blob.getFileName() + ".incomplete");
         IOException last = null;
         for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
@@ -396,6 +426,7 @@ public final class ModelRepository {
     private <T> HttpResponse<T> send(HttpRequest.Builder req, HttpResponse.BodyHandler<T> handler, String what) {
         URI uri = req.build().uri();
         String method = req.build().method();
+        int retries = 0;
         for (int hop = 0; hop < 6; hop++) {
             HttpRequest.Builder b = req.copy().uri(uri).timeout(Duration.ofMinutes(5))
                     .header("User-Agent", "glimpse/0.1");
@@ -417,6 +448,20 @@ public final class ModelRepository {
                 throw new GlimpseException("interrupted while fetching " + what);
             }
             int code = r.statusCode();
+            if ((code == 429 || code == 500 || code == 502 || code == 503 || code == 504) && retries < RETRIES) {
+                // rate limited or a passing server error: wait as asked (Retry-After) or back off, with jitter
+                closeBody(r);
+                long waitMs = retryWaitMillis(r.headers().firstValue("Retry-After").orElse(null), retries);
+                retries++;
+                try {
+                    Thread.sleep(waitMs);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new GlimpseException("interrupted while waiting to retry " + what);
+                }
+                hop--;
+                continue;
+            }
             Optional<String> loc = r.headers().firstValue("Location");
             if (code >= 300 && code < 400 && loc.isPresent()) {
                 if ("HEAD".equals(method) && (r.headers().firstValue("X-Repo-Commit").isPresent())) {
@@ -429,6 +474,31 @@ public final class ModelRepository {
             return r;
         }
         throw new GlimpseException("too many redirects while fetching " + what);
+    }
+
+    /**
+     * How long to wait before retry {@code attempt} (0-based): the server's Retry-After (seconds or an HTTP date) when
+     * given, else exponential backoff from half a second; plus up to 25 % random jitter so that many clients do not
+     * come back at once; never more than a minute.
+     */
+    static long retryWaitMillis(String retryAfter, int attempt) {
+        long base = 500L << Math.min(attempt, 6);
+        if (retryAfter != null) {
+            String v = retryAfter.strip();
+            try {
+                base = Math.max(0, Long.parseLong(v)) * 1000;
+            } catch (NumberFormatException notSeconds) {
+                try {
+                    base = Math.max(0, java.time.Duration.between(java.time.Instant.now(), java.time.ZonedDateTime
+                            .parse(v, java.time.format.DateTimeFormatter.RFC_1123_DATE_TIME).toInstant()).toMillis());
+                } catch (java.time.format.DateTimeParseException notADate) {
+                    // an unreadable Retry-After: the backoff stands
+                }
+            }
+        }
+        long jitter = (long) (java.util.concurrent.ThreadLocalRandom.current().nextDouble() * 0.25 * Math.max(base,
+                200));
+        return Math.min(60_000, base + jitter);
     }
 
     private static void closeBody(HttpResponse<?> r) {

@@ -33,6 +33,10 @@ public final class FakeHub implements AutoCloseable {
     private final Map<String, byte[]> corrupt = new LinkedHashMap<>();
     public final List<Request> requests = Collections.synchronizedList(new ArrayList<>());
     private volatile String requiredToken;
+    private final java.util.concurrent.atomic.AtomicInteger failuresLeft = new java.util.concurrent.atomic.AtomicInteger();
+    private volatile int failureCode;
+    private volatile String retryAfter;
+    private volatile long slowMillisPerChunk;
 
     public FakeHub() throws IOException {
         hub = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
@@ -60,6 +64,33 @@ public final class FakeHub implements AutoCloseable {
     public FakeHub requireToken(String token) {
         this.requiredToken = token;
         return this;
+    }
+
+    /** The next {@code times} requests (hub and storage alike) answer {@code code}, with Retry-After when given. */
+    public FakeHub failNext(int times, int code, String retryAfterHeader) {
+        this.failureCode = code;
+        this.retryAfter = retryAfterHeader;
+        failuresLeft.set(times);
+        return this;
+    }
+
+    /** Storage sends bodies in 64 KiB chunks with a pause after each (so that clients overlap). */
+    public FakeHub slow(long millisPerChunk) {
+        this.slowMillisPerChunk = millisPerChunk;
+        return this;
+    }
+
+    /** Requests answered with a planned failure so far are counted in {@link #requests} too. */
+    private boolean failed(HttpExchange ex) throws IOException {
+        if (failuresLeft.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+            if (retryAfter != null) {
+                ex.getResponseHeaders().add("Retry-After", retryAfter);
+            }
+            ex.sendResponseHeaders(failureCode, -1);
+            ex.close();
+            return true;
+        }
+        return false;
     }
 
     /** The next storage download of this content is cut after half its bytes. */
@@ -90,6 +121,9 @@ public final class FakeHub implements AutoCloseable {
         String path = ex.getRequestURI().getPath();
         String auth = ex.getRequestHeaders().getFirst("Authorization");
         requests.add(new Request(ex.getRequestMethod(), path, ex.getRequestHeaders().getFirst("Range"), auth, false));
+        if (failed(ex)) {
+            return;
+        }
         // /{org}/{name}/resolve/{rev}/{file...}
         String[] parts = path.substring(1).split("/", 5);
         if (parts.length < 5 || !parts[2].equals("resolve")) {
@@ -141,6 +175,9 @@ public final class FakeHub implements AutoCloseable {
         String path = ex.getRequestURI().getPath();
         requests.add(new Request(ex.getRequestMethod(), path, ex.getRequestHeaders().getFirst("Range"),
                 ex.getRequestHeaders().getFirst("Authorization"), true));
+        if (failed(ex)) {
+            return;
+        }
         String sha = path.substring("/lfs/".length());
         byte[] content = null;
         for (Map<String, byte[]> files : repos.values()) {
@@ -158,7 +195,7 @@ public final class FakeHub implements AutoCloseable {
         serve(ex, served, cutOnce.remove(sha));
     }
 
-    private static void serve(HttpExchange ex, byte[] content, boolean cut) throws IOException {
+    private void serve(HttpExchange ex, byte[] content, boolean cut) throws IOException {
         int from = 0;
         String range = ex.getRequestHeaders().getFirst("Range");
         if (range != null && range.startsWith("bytes=")) {
@@ -182,7 +219,20 @@ public final class FakeHub implements AutoCloseable {
             ex.close(); // fewer bytes than announced: the server drops the connection
             return;
         }
-        out.write(content, from, content.length - from);
+        if (slowMillisPerChunk > 0) {
+            for (int i = from; i < content.length; i += 1 << 16) {
+                out.write(content, i, Math.min(1 << 16, content.length - i));
+                out.flush();
+                try {
+                    Thread.sleep(slowMillisPerChunk);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+        } else {
+            out.write(content, from, content.length - from);
+        }
         out.close();
     }
 

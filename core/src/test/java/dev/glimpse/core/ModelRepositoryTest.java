@@ -161,4 +161,77 @@ class ModelRepositoryTest {
         assertEquals(Path.of("/tmp/hc"), r.cacheDir());
         assertFalse(r.offline());
     }
+
+    @Test
+    void rateLimitsAndServerErrorsAreRetriedAsTheServerAsks() {
+        hub.failNext(2, 429, "1");
+        long t = System.nanoTime();
+        Path snap = repo(false, null).resolve("karpathy/stories");
+        double waited = (System.nanoTime() - t) / 1e9;
+        assertTrue(Files.isRegularFile(snap.resolve("model.safetensors")));
+        assertTrue(waited >= 2.0, "two Retry-After: 1 waits, took " + waited + " s");
+        // 5xx without Retry-After: exponential backoff from half a second, with jitter
+        hub.failNext(2, 503, null);
+        Path again = ModelRepository.builder(Map.of()).endpoint(hub.endpoint()).cacheDir(cache.resolve("second"))
+                .build().resolve("karpathy/stories");
+        assertTrue(Files.isRegularFile(again.resolve("config.json")));
+        // a hub that keeps failing: a clear error after the retries, nothing half-written in the cache
+        hub.failNext(100, 502, "0");
+        GlimpseException e = assertThrows(GlimpseException.class, () -> ModelRepository.builder(Map.of())
+                .endpoint(hub.endpoint()).cacheDir(cache.resolve("fresh")).build().resolve("karpathy/stories"));
+        assertTrue(e.getMessage().contains("502"), e.getMessage());
+        hub.failNext(0, 200, null);
+    }
+
+    @Test
+    void retryWaitsFollowRetryAfterWithJitter() {
+        for (int i = 0; i < 50; i++) {
+            long w = ModelRepository.retryWaitMillis("2", 0);
+            assertTrue(w >= 2000 && w <= 2500, "Retry-After: 2 gave " + w + " ms");
+            long b = ModelRepository.retryWaitMillis(null, 3);
+            assertTrue(b >= 4000 && b <= 5000, "backoff 3 gave " + b + " ms");
+        }
+        String date = java.time.format.DateTimeFormatter.RFC_1123_DATE_TIME.format(
+                java.time.ZonedDateTime.now(java.time.ZoneOffset.UTC).plusSeconds(3));
+        long d = ModelRepository.retryWaitMillis(date, 0);
+        assertTrue(d >= 1500 && d <= 4000, "an HTTP date 3 s ahead gave " + d + " ms");
+        assertTrue(ModelRepository.retryWaitMillis("86400", 0) <= 60_000, "never more than a minute");
+    }
+
+    /** Child JVM: downloads a repository into a cache and prints the weights' path. */
+    public static void main(String[] args) throws Exception {
+        Path p = ModelRepository.builder(Map.of()).endpoint(args[0]).cacheDir(Path.of(args[1])).build()
+                .resolve(args[2]);
+        System.out.println(p.resolve("model.safetensors").toRealPath(java.nio.file.LinkOption.NOFOLLOW_LINKS));
+    }
+
+    @Test
+    void twoProcessesDownloadingTheSameFileEndWithOneCorrectCopy() throws Exception {
+        byte[] big = new byte[3 << 20];
+        new java.util.Random(5).nextBytes(big);
+        hub.file("org/big", COMMIT, "config.json", config, false).file("org/big", COMMIT, "model.safetensors", big,
+                true).slow(40);
+        String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        java.util.List<Process> ps = new java.util.ArrayList<>();
+        for (int i = 0; i < 2; i++) {
+            ps.add(new ProcessBuilder(javaBin, "-cp", System.getProperty("java.class.path"),
+                    ModelRepositoryTest.class.getName(), hub.endpoint(), cache.toString(), "org/big")
+                    .redirectErrorStream(true).start());
+        }
+        for (Process p : ps) {
+            String out = new String(p.getInputStream().readAllBytes());
+            assertTrue(p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS));
+            assertEquals(0, p.exitValue(), out);
+        }
+        Path blob = cache.resolve("models--org--big/blobs").resolve(FakeHub.sha256(big));
+        assertArrayEquals(big, Files.readAllBytes(blob));
+        try (var ls = Files.list(blob.getParent())) {
+            assertTrue(ls.noneMatch(p -> p.toString().endsWith(".incomplete")), "no partial file left");
+        }
+        long fullGets = hub.requests.stream().filter(r -> r.storage() && r.method().equals("GET")
+                && r.path().endsWith(FakeHub.sha256(big))).count();
+        assertEquals(1, fullGets, "one process downloaded; the other waited on the lock and found it done");
+        assertTrue(Files.isRegularFile(cache.resolve(".locks/models--org--big").resolve(FakeHub.sha256(big)
+                + ".lock")), "huggingface_hub's lock layout");
+    }
 }
