@@ -90,12 +90,23 @@ public final class Tokenizer implements AutoCloseable {
     }
 
     public int[] encode(String text, boolean addSpecialTokens) {
-        return toInts(tokenizer.encode(text, addSpecialTokens, false).getIds());
+        return toInts(nativeCall(() -> tokenizer.encode(text, addSpecialTokens, false)).getIds());
+    }
+
+    /** The Rust tokenizer reports a broken file lazily (e.g. a WordLevel vocabulary without its unk token). */
+    private <T> T nativeCall(java.util.function.Supplier<T> call) {
+        try {
+            return call.get();
+        } catch (BadInputException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw new BadInputException(file + ": the tokenizer failed: " + e.getMessage(), e);
+        }
     }
 
     /** Ids with character offsets of each token. */
     public Tokens encodeWithOffsets(String text, boolean addSpecialTokens) {
-        Encoding e = tokenizer.encode(text, addSpecialTokens, false);
+        Encoding e = nativeCall(() -> tokenizer.encode(text, addSpecialTokens, false));
         CharSpan[] spans = e.getCharTokenSpans();
         int[][] offsets = new int[spans.length][];
         for (int i = 0; i < spans.length; i++) {
@@ -113,7 +124,7 @@ public final class Tokenizer implements AutoCloseable {
         for (int i = 0; i < ids.length; i++) {
             l[i] = ids[i];
         }
-        return tokenizer.decode(l, skipSpecialTokens);
+        return nativeCall(() -> tokenizer.decode(l, skipSpecialTokens));
     }
 
     /** The id of an added or special token such as {@code <s>} or {@code <image>}. */

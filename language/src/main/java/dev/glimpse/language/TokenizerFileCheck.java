@@ -107,6 +107,9 @@ final class TokenizerFileCheck {
                 kind(f, "model.vocab['" + e.getKey() + "']", e.getValue(), "i");
             }
         }
+        if (type.equals("BPE")) {
+            merges(f, model);
+        }
         JsonNode added = root.get("added_tokens");
         if (added != null && !added.isNull()) {
             if (!added.isArray()) {
@@ -123,6 +126,43 @@ final class TokenizerFileCheck {
             JsonNode v = root.get(k);
             if (v != null && !v.isNull() && !v.isObject()) {
                 throw new BadInputException(f + ": field '" + k + "' must be an object or null");
+            }
+        }
+    }
+
+    /**
+     * BPE merges: "a b" strings or [a, b] pairs. With a continuing_subword_prefix the library cuts that many bytes off
+     * each second part (and panics when it cannot).
+     */
+    private static void merges(String f, JsonNode model) {
+        JsonNode merges = model.get("merges");
+        if (merges == null || merges.isNull()) {
+            return;
+        }
+        JsonNode p = model.get("continuing_subword_prefix");
+        int prefix = p != null && p.isTextual() ? p.asText().getBytes(java.nio.charset.StandardCharsets.UTF_8).length
+                : 0;
+        for (int i = 0; i < merges.size(); i++) {
+            JsonNode m = merges.get(i);
+            String second;
+            if (m.isTextual()) {
+                String[] parts = m.asText().split(" ", -1);
+                if (parts.length != 2) {
+                    throw new BadInputException(f + ": model.merges[" + i + "] must be two tokens separated by one"
+                            + " space");
+                }
+                second = parts[1];
+            } else if (m.isArray() && m.size() == 2 && m.get(0).isTextual() && m.get(1).isTextual()) {
+                second = m.get(1).asText();
+            } else {
+                throw new BadInputException(f + ": model.merges[" + i + "] must be \"a b\" or [\"a\", \"b\"]");
+            }
+            if (prefix > 0) {
+                byte[] b = second.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                if (b.length < prefix || (prefix < b.length && (b[prefix] & 0xC0) == 0x80)) {
+                    throw new BadInputException(f + ": model.merges[" + i + "]: its second token '" + second
+                            + "' is shorter than continuing_subword_prefix or splits a character there");
+                }
             }
         }
     }
