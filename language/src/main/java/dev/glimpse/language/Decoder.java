@@ -77,6 +77,7 @@ public final class Decoder implements AutoCloseable {
         final Random random;
         final List<Integer> out = new ArrayList<>();
         final int index;
+        NDArray visual; // the decoder's own copy: the sequence's arrays need only live until add() returns
         long seen; // positions of this row in the cache (prompt + fed tokens)
         boolean done;
         Finish finish;
@@ -140,6 +141,10 @@ public final class Decoder implements AutoCloseable {
             }
             Row r = new Row(s, stops, added++);
             r.seen = s.length();
+            if (s.visual() != null) {
+                r.visual = s.visual().duplicate();
+                r.visual.attach(manager);
+            }
             fresh.add(r);
             finished.add(null);
             finishes.add(null);
@@ -167,6 +172,7 @@ public final class Decoder implements AutoCloseable {
         NDArray m = manager.create(bits, new Shape(n, len));
         float[] logits;
         try (NDManager step = manager.newSubManager()) {
+            // every array of the forward lives in the step's manager (the decoder's own lives as long as the server)
             CausalLM.Input in;
             if (tokens != null) {
                 in = CausalLM.Input.ids(step.create(tokens, new Shape(n, len)));
@@ -185,7 +191,8 @@ public final class Decoder implements AutoCloseable {
                 }
                 in = CausalLM.Input.embeds(concat(parts, 0));
             }
-            CausalLM.Output o = llm.forward(in.attentionMask(m).positionIds(step.create(pos, new Shape(n, len)))
+            CausalLM.Output o = llm.forward(in.attentionMask(step.create(bits, new Shape(n, len)))
+                    .positionIds(step.create(pos, new Shape(n, len)))
                     .cache(c).adapter(adapter(step, fresh)).lastTokenLogitsOnly());
             logits = o.logits().toType(DataType.FLOAT32, false).toFloatArray();
         } catch (RuntimeException e) {
@@ -193,6 +200,9 @@ public final class Decoder implements AutoCloseable {
             m.close();
             for (Row r : fresh) {
                 finished.set(r.index, new int[0]);
+                if (r.visual != null) {
+                    r.visual.close();
+                }
             }
             throw e;
         }
@@ -240,13 +250,15 @@ public final class Decoder implements AutoCloseable {
             last[r] = row.out.get(row.out.size() - 1);
             pos[r] = row.seen++;
         }
-        NDArray grown = mask.concat(manager.ones(new Shape(b, 1), DataType.INT64), 1);
-        grown.attach(manager);
-        mask.close();
-        mask = grown;
         float[] logits;
         try (NDManager step = manager.newSubManager()) {
-            CausalLM.Output o = llm.forward(CausalLM.Input.ids(step.create(last, new Shape(b, 1))).attentionMask(mask)
+            NDArray grown = mask.concat(step.ones(new Shape(b, 1), DataType.INT64), 1);
+            grown.attach(manager);
+            mask.close();
+            mask = grown;
+            NDArray stepMask = mask.duplicate();
+            stepMask.attach(step);
+            CausalLM.Output o = llm.forward(CausalLM.Input.ids(step.create(last, new Shape(b, 1))).attentionMask(stepMask)
                     .positionIds(step.create(pos, new Shape(b, 1))).cache(cache).adapter(adapter(step, rows))
                     .lastTokenLogitsOnly());
             logits = o.logits().toType(DataType.FLOAT32, false).toFloatArray();
@@ -258,6 +270,11 @@ public final class Decoder implements AutoCloseable {
     /** Positions in the shared cache, padding included (for tests: never more than {@link #longestRow()}). */
     long width() {
         return cache == null ? 0 : cache.length();
+    }
+
+    /** Arrays the decoder holds now, its cache's included (for tests: bounded however long it serves). */
+    int liveArrays() {
+        return manager.getManagedArrays().size();
     }
 
     long longestRow() {
@@ -300,6 +317,9 @@ public final class Decoder implements AutoCloseable {
         for (int i = 0; i < rows.size(); i++) {
             Row r = rows.get(i);
             if (r.done) {
+                if (r.visual != null) {
+                    r.visual.close();
+                }
                 finished.set(r.index, r.out.stream().mapToInt(Integer::intValue).toArray());
                 finishes.set(r.index, r.finish);
             } else {
@@ -325,6 +345,7 @@ public final class Decoder implements AutoCloseable {
             long longest = keep.stream().mapToLong(r -> r.seen).max().orElse(0);
             long trim = cache.length() - longest;
             NDArray m = mask.get(idx);
+            m.attach(s);
             if (trim > 0) {
                 cache.trimLeft(trim);
                 m = m.get(new NDIndex(":, {}:", trim));
@@ -338,12 +359,12 @@ public final class Decoder implements AutoCloseable {
     /** The attached adaption prompts with each row's visual feature (zeros for rows without one), or null. */
     private LanguageAdapter.Weights adapter(NDManager m, List<Row> batch) {
         LanguageAdapter.Weights a = llm.attachedWeights();
-        if (a == null || batch.stream().allMatch(r -> r.seq.visual() == null)) {
+        if (a == null || batch.stream().allMatch(r -> r.visual == null)) {
             return null;
         }
         NDList v = new NDList();
         for (Row r : batch) {
-            NDArray x = r.seq.visual() != null ? r.seq.visual().duplicate()
+            NDArray x = r.visual != null ? r.visual.duplicate()
                     : m.zeros(new Shape(1, llm.config().hiddenSize()), llm.dataType());
             x.attach(m);
             v.add(x.toType(llm.dataType(), false).reshape(1, llm.config().hiddenSize()));
@@ -352,10 +373,12 @@ public final class Decoder implements AutoCloseable {
     }
 
     private NDArray padLeft(NDArray m, long n) {
-        NDArray p = manager.zeros(new Shape(m.getShape().get(0), n), DataType.INT64).concat(m, 1);
-        p.attach(manager);
-        m.close();
-        return p;
+        try (NDManager t = manager.newSubManager()) {
+            NDArray p = t.zeros(new Shape(m.getShape().get(0), n), DataType.INT64).concat(m, 1);
+            p.attach(manager);
+            m.close();
+            return p;
+        }
     }
 
     private static long[] toLong(int[] ids) {

@@ -33,8 +33,13 @@ public final class KvCache implements AutoCloseable {
         return values[layer];
     }
 
-    /** Appends this step's keys and values of {@code layer} and returns the full ones. */
+    /**
+     * Appends this step's keys and values of {@code layer} and returns the full ones, as views owned by the step's
+     * manager (that of {@code k}): whatever the attention derives from them is freed with the step, not kept until
+     * the cache closes (a cache that serves continuous batching may live for hours).
+     */
     NDArray[] append(int layer, NDArray k, NDArray v) {
+        NDManager step = k.getManager();
         NDArray nk = keys[layer] == null ? k : keys[layer].concat(k, 2);
         NDArray nv = values[layer] == null ? v : values[layer].concat(v, 2);
         nk.attach(manager);
@@ -45,8 +50,14 @@ public final class KvCache implements AutoCloseable {
         }
         keys[layer] = nk;
         values[layer] = nv;
-        return new NDArray[] {nk, nv};
+        NDArray kView = nk.get(ALL);
+        NDArray vView = nv.get(ALL);
+        kView.attach(step);
+        vView.attach(step);
+        return new NDArray[] {kView, vView};
     }
+
+    private static final NDIndex ALL = new NDIndex(":");
 
     /** Keeps only the given batch rows (for beams or finished rows), in the given order. */
     void select(NDArray rows) {
@@ -96,7 +107,11 @@ public final class KvCache implements AutoCloseable {
 
     private NDArray pad(NDArray x, long n) {
         Shape s = x.getShape();
-        return x.getManager().zeros(new Shape(s.get(0), s.get(1), n, s.get(3)), x.getDataType()).concat(x, 2);
+        try (NDManager t = manager.newSubManager()) {
+            NDArray p = t.zeros(new Shape(s.get(0), s.get(1), n, s.get(3)), x.getDataType()).concat(x, 2);
+            p.attach(manager);
+            return p;
+        }
     }
 
     private NDArray replace(NDArray old, NDArray fresh) {

@@ -14,6 +14,7 @@ import dev.glimpse.core.BadInputException;
 import dev.glimpse.core.GlimpseEngine;
 import dev.glimpse.core.TestData;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -150,7 +151,7 @@ class DecoderTest {
             assertEquals(4, got.length);
             assertEquals(Decoder.Finish.SINK, d.finish(id));
             assertEquals(Decoder.Finish.LENGTH, d.finish(id - 1), "the other row made its 10 tokens");
-            assertArrayEquals(java.util.Arrays.copyOf(alone(p, greedy(50)), 4), got);
+            assertArrayEquals(Arrays.copyOf(alone(p, greedy(50)), 4), got);
         }
     }
 
@@ -168,6 +169,28 @@ class DecoderTest {
             }
             assertArrayEquals(alone(a, greedy(9)), d.result(ids[0]));
             assertArrayEquals(alone(b, greedy(9)), d.result(ids[1]));
+        }
+    }
+
+    /** A decoder that serves for hours (the server's) holds a bounded number of arrays, however many pass through. */
+    @Test
+    void aLongLivedDecoderDoesNotAccumulateArrays() {
+        int[][] prompts = {prompt("Once upon a time"), prompt("The dog ran to the"), prompt("Lily"),
+            prompt("One day, a little bird named Blue")};
+        try (Decoder d = lm.decoder()) {
+            int[] sizes = new int[3];
+            int added = 0;
+            for (int round = 0; round < 3; round++) {
+                for (int k = 0; k < 40; k++) {
+                    while (d.active() < 4) {
+                        d.add(List.of(Decoder.Sequence.ids(prompts[added % 4], greedy(3 + added % 7))));
+                        added++;
+                    }
+                    d.step();
+                }
+                sizes[round] = d.liveArrays();
+            }
+            assertTrue(sizes[2] <= sizes[0] + 8, "arrays held after 40, 80, 120 steps: " + Arrays.toString(sizes));
         }
     }
 
