@@ -234,4 +234,37 @@ class ModelRepositoryTest {
         assertTrue(Files.isRegularFile(cache.resolve(".locks/models--org--big").resolve(FakeHub.sha256(big)
                 + ".lock")), "huggingface_hub's lock layout");
     }
+
+    /**
+     * A full disk, simulated for real: the downloading process runs under a file-size limit (ulimit -f, so writes fail
+     * with EFBIG as they would with ENOSPC). No half file ends up in place of the blob; the partial download is kept
+     * aside and a later run resumes it to the correct file.
+     */
+    @Test
+    void aFullDiskDuringADownloadLeavesNoHalfFileInPlace() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isExecutable(Path.of("/bin/bash")), "needs bash's ulimit");
+        byte[] big = new byte[3 << 20];
+        new java.util.Random(6).nextBytes(big);
+        hub.file("org/full", COMMIT, "config.json", config, false).file("org/full", COMMIT, "model.safetensors", big,
+                true);
+        String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        String cmd = "ulimit -f 1024; exec '" + javaBin + "' -XX:-UsePerfData -cp '" + System.getProperty("java.class.path")
+                + "' " + ModelRepositoryTest.class.getName() + " " + hub.endpoint() + " '" + cache + "' org/full";
+        Process p = new ProcessBuilder("/bin/bash", "-c", cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertTrue(p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS));
+        assertTrue(p.exitValue() != 0, "the download cannot fit: " + out);
+        assertTrue(out.contains("File too large") || out.contains("No space"), out);
+        Path blobs = cache.resolve("models--org--full/blobs");
+        Path blob = blobs.resolve(FakeHub.sha256(big));
+        assertFalse(Files.exists(blob), "no half file in place of the blob");
+        assertFalse(Files.exists(cache.resolve("models--org--full/snapshots").resolve(COMMIT)
+                .resolve("model.safetensors")), "no snapshot link to a missing blob");
+        // with room again, the next run resumes what was written and ends with the correct file
+        Path snap = repo(false, null).resolve("org/full");
+        assertArrayEquals(big, Files.readAllBytes(snap.resolve("model.safetensors")));
+        try (var ls = Files.list(blobs)) {
+            assertTrue(ls.noneMatch(x -> x.toString().endsWith(".incomplete")));
+        }
+    }
 }

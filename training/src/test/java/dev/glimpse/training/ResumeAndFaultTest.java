@@ -170,6 +170,36 @@ class ResumeAndFaultTest {
                 e.getMessage());
     }
 
+    /**
+     * A full disk during a checkpoint write, simulated for real (the child runs under ulimit -f, so the write fails
+     * with EFBIG as it would with ENOSPC): the run stops with an error, no torn checkpoint or temporary file is left,
+     * and a resume with room again ends with the uninterrupted weights.
+     */
+    @Test
+    void aFullDiskDuringACheckpointWriteLeavesNoHalfFile(@TempDir Path dir) throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isExecutable(Path.of("/bin/bash")), "needs bash's ulimit");
+        Path straight = dir.resolve("straight");
+        ToyTask.run(straight, false, STEPS, 0);
+        Path run = dir.resolve("full");
+        String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        String cmd = "ulimit -f 40; exec '" + javaBin + "' -XX:-UsePerfData -cp '" + System.getProperty("java.class.path")
+                + "' -Dai.djl.offline=true -Dglimpse.repo='" + TestData.repo() + "' " + ToyTask.class.getName() + " '"
+                + run + "' false " + STEPS + " 0";
+        Process p = new ProcessBuilder("/bin/bash", "-c", cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS));
+        assertTrue(p.exitValue() != 0 && out.contains("File too large") && out.contains(TrainingCheckpoint.FILE),
+                "the checkpoint cannot fit: " + out);
+        try (var ls = Files.list(run)) {
+            java.util.List<String> names = ls.map(x -> x.getFileName().toString()).toList();
+            assertFalse(names.contains(TrainingCheckpoint.FILE), "no torn checkpoint in place: " + names);
+            assertTrue(names.stream().noneMatch(n -> n.endsWith(".tmp")), "no temporary file left: " + names);
+        }
+        ToyTask.run(run, true, STEPS, 0);
+        double diff = maxAbsDiff(straight.resolve("adapter.safetensors"), run.resolve("adapter.safetensors"));
+        assertTrue(diff <= 1e-6, "with room again the run ends as the uninterrupted one; differs by " + diff);
+    }
+
     @Test
     void resumingAFinishedRunChangesNothing(@TempDir Path dir) throws Exception {
         Path a = dir.resolve("a");
