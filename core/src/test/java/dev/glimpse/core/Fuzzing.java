@@ -88,6 +88,17 @@ public final class Fuzzing {
         }
     }
 
+    /** One input as two files: the bytes before the first NUL and those after it (the second empty without one). */
+    public static byte[][] splitAtNul(byte[] input) {
+        for (int i = 0; i < input.length; i++) {
+            if (input[i] == 0) {
+                return new byte[][] {java.util.Arrays.copyOf(input, i), java.util.Arrays.copyOfRange(input, i + 1,
+                        input.length)};
+            }
+        }
+        return new byte[][] {input, new byte[0]};
+    }
+
     /** The bytes of a file (seeds, fixtures). */
     public static byte[] read(Path p) {
         try {

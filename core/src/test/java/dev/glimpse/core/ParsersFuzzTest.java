@@ -3,9 +3,7 @@ package dev.glimpse.core;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import com.code_intelligence.jazzer.junit.FuzzTest;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.Arrays;
 
 /**
  * Fuzz tests of core's parsers of outside input: safetensors files (header and data ranges), sharded checkpoints'
@@ -40,13 +38,11 @@ class ParsersFuzzTest {
      */
     @FuzzTest(maxDuration = "60s")
     void shardedIndex(byte[] input) {
-        int cut = indexOf(input, (byte) 0);
-        byte[] index = cut < 0 ? input : Arrays.copyOf(input, cut);
-        byte[] shard = cut < 0 ? new byte[0] : Arrays.copyOfRange(input, cut + 1, input.length);
+        byte[][] parts = Fuzzing.splitAtNul(input);
         Path dir = DIR.resolve("sharded");
         dir.toFile().mkdirs();
-        Fuzzing.write(dir, Checkpoint.INDEX, index);
-        Fuzzing.write(dir, "model-00001-of-00001.safetensors", shard);
+        Fuzzing.write(dir, Checkpoint.INDEX, parts[0]);
+        Fuzzing.write(dir, "model-00001-of-00001.safetensors", parts[1]);
         Fuzzing.onlyBadInput(() -> {
             try (Checkpoint c = Checkpoint.open(dir)) {
                 for (TensorInfo t : c.tensors()) {
@@ -79,16 +75,4 @@ class ParsersFuzzTest {
         Fuzzing.onlyBadInput(() -> GenerationConfig.read(dir));
     }
 
-    static int indexOf(byte[] a, byte b) {
-        for (int i = 0; i < a.length; i++) {
-            if (a[i] == b) {
-                return i;
-            }
-        }
-        return -1;
-    }
-
-    static byte[] utf8(String s) {
-        return s.getBytes(StandardCharsets.UTF_8);
-    }
 }

@@ -8,7 +8,6 @@ import dev.glimpse.core.Fuzzing;
 import dev.glimpse.core.ModelRepository;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.List;
 
 /** Bundles, projector files and prompt templates from outside: used, or refused with a BadInputException. */
@@ -29,15 +28,11 @@ class BundleFuzzTest {
     /** A projector: projector_config.json, then (after the first NUL byte) its safetensors weights. */
     @FuzzTest(maxDuration = "60s")
     void projector(byte[] input) {
-        int cut = -1;
-        for (int i = 0; i < input.length && cut < 0; i++) {
-            cut = input[i] == 0 ? i : -1;
-        }
+        byte[][] parts = Fuzzing.splitAtNul(input);
         Path dir = DIR.resolve("projector");
         dir.toFile().mkdirs();
-        Fuzzing.write(dir, "projector_config.json", cut < 0 ? input : Arrays.copyOf(input, cut));
-        Fuzzing.write(dir, Adapter.WEIGHTS, cut < 0 ? new byte[0]
-                : Arrays.copyOfRange(input, cut + 1, input.length));
+        Fuzzing.write(dir, "projector_config.json", parts[0]);
+        Fuzzing.write(dir, Adapter.WEIGHTS, parts[1]);
         Fuzzing.onlyBadInput(() -> Adapter.load(dir));
     }
 

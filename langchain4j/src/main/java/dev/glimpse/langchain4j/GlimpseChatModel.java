@@ -1,14 +1,8 @@
 package dev.glimpse.langchain4j;
 
-import dev.glimpse.fusion.VisionLanguageModel;
-import dev.glimpse.vision.ImageLoader;
-import dev.langchain4j.model.ModelProvider;
 import dev.langchain4j.model.chat.ChatModel;
-import dev.langchain4j.model.chat.listener.ChatModelListener;
 import dev.langchain4j.model.chat.request.ChatRequest;
-import dev.langchain4j.model.chat.request.ChatRequestParameters;
 import dev.langchain4j.model.chat.response.ChatResponse;
-import java.util.List;
 
 /**
  * A Glimpse vision-language model as a LangChain4j {@link ChatModel}, in process: {@code ImageContent} goes to the
@@ -21,19 +15,9 @@ import java.util.List;
  *         .aiMessage().text();
  * }</pre>
  */
-public final class GlimpseChatModel implements ChatModel {
-    private final VisionLanguageModel vlm;
-    private final ChatRequestParameters defaults;
-    private final Long seed;
-    private final ImageLoader loader;
-    private final List<ChatModelListener> listeners;
-
+public final class GlimpseChatModel extends Settings.Base implements ChatModel {
     private GlimpseChatModel(Settings.Builder<?> b) {
-        this.vlm = b.model();
-        this.defaults = b.defaults();
-        this.seed = b.seed();
-        this.loader = new ImageLoader(b.maxPixels(), b.maxImageBytes());
-        this.listeners = b.listeners();
+        super(b);
     }
 
     public static Builder builder() {
@@ -50,20 +34,5 @@ public final class GlimpseChatModel implements ChatModel {
     @Override
     public ChatResponse doChat(ChatRequest request) {
         return ChatRequests.run(vlm, loader, defaults.modelName(), seed, request, piece -> { });
-    }
-
-    @Override
-    public ChatRequestParameters defaultRequestParameters() {
-        return defaults;
-    }
-
-    @Override
-    public List<ChatModelListener> listeners() {
-        return listeners;
-    }
-
-    @Override
-    public ModelProvider provider() {
-        return ModelProvider.OTHER;
     }
 }

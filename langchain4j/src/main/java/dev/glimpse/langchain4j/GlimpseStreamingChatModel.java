@@ -1,15 +1,9 @@
 package dev.glimpse.langchain4j;
 
-import dev.glimpse.fusion.VisionLanguageModel;
-import dev.glimpse.vision.ImageLoader;
-import dev.langchain4j.model.ModelProvider;
 import dev.langchain4j.model.chat.StreamingChatModel;
-import dev.langchain4j.model.chat.listener.ChatModelListener;
 import dev.langchain4j.model.chat.request.ChatRequest;
-import dev.langchain4j.model.chat.request.ChatRequestParameters;
 import dev.langchain4j.model.chat.response.ChatResponse;
 import dev.langchain4j.model.chat.response.StreamingChatResponseHandler;
-import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 
@@ -18,26 +12,17 @@ import java.util.concurrent.Executors;
  * piece as it is decoded (never half a character or the start of a stop sequence), on a worker thread; the complete
  * response equals what {@link GlimpseChatModel} answers for the same request and seed.
  */
-public final class GlimpseStreamingChatModel implements StreamingChatModel {
+public final class GlimpseStreamingChatModel extends Settings.Base implements StreamingChatModel {
     private static final ExecutorService SHARED = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "glimpse-langchain4j-stream");
         t.setDaemon(true);
         return t;
     });
 
-    private final VisionLanguageModel vlm;
-    private final ChatRequestParameters defaults;
-    private final Long seed;
-    private final ImageLoader loader;
-    private final List<ChatModelListener> listeners;
     private final ExecutorService executor;
 
     private GlimpseStreamingChatModel(Builder b) {
-        this.vlm = b.model();
-        this.defaults = b.defaults();
-        this.seed = b.seed();
-        this.loader = new ImageLoader(b.maxPixels(), b.maxImageBytes());
-        this.listeners = b.listeners();
+        super(b);
         this.executor = b.executor != null ? b.executor : SHARED;
     }
 
@@ -71,20 +56,5 @@ public final class GlimpseStreamingChatModel implements StreamingChatModel {
             }
             handler.onCompleteResponse(r);
         });
-    }
-
-    @Override
-    public ChatRequestParameters defaultRequestParameters() {
-        return defaults;
-    }
-
-    @Override
-    public List<ChatModelListener> listeners() {
-        return listeners;
-    }
-
-    @Override
-    public ModelProvider provider() {
-        return ModelProvider.OTHER;
     }
 }

@@ -2,15 +2,45 @@ package dev.glimpse.langchain4j;
 
 import dev.glimpse.fusion.VisionLanguageModel;
 import dev.glimpse.vision.ImageLoader;
+import dev.langchain4j.model.ModelProvider;
 import dev.langchain4j.model.chat.listener.ChatModelListener;
 import dev.langchain4j.model.chat.request.ChatRequestParameters;
 import dev.langchain4j.model.chat.request.DefaultChatRequestParameters;
 import java.util.ArrayList;
 import java.util.List;
 
-/** What both chat models are built from. */
+/** What both chat models are built from, and what they share. */
 final class Settings {
     private Settings() {}
+
+    /** The state and the LangChain4j methods both chat models have alike. */
+    abstract static class Base {
+        final VisionLanguageModel vlm;
+        final ChatRequestParameters defaults;
+        final Long seed;
+        final ImageLoader loader;
+        private final List<ChatModelListener> listeners;
+
+        Base(Builder<?> b) {
+            this.vlm = b.model();
+            this.defaults = b.defaults();
+            this.seed = b.seed();
+            this.loader = new ImageLoader(b.maxPixels(), b.maxImageBytes());
+            this.listeners = b.listeners();
+        }
+
+        public ChatRequestParameters defaultRequestParameters() {
+            return defaults;
+        }
+
+        public List<ChatModelListener> listeners() {
+            return listeners;
+        }
+
+        public ModelProvider provider() {
+            return ModelProvider.OTHER;
+        }
+    }
 
     /** The builder fields both models share, in LangChain4j's style. */
     @SuppressWarnings("unchecked")

@@ -180,7 +180,7 @@ public final class Decoder implements AutoCloseable {
                 NDList parts = new NDList();
                 for (Sequence s : sequences) {
                     NDArray e = s.promptEmbeds() != null ? s.promptEmbeds().duplicate()
-                            : llm.embed(step.create(toLong(s.promptIds()), new Shape(1, s.length())));
+                            : llm.embed(step.create(CausalLM.toLongs(s.promptIds()), new Shape(1, s.length())));
                     e.attach(step);
                     e = e.toType(llm.dataType(), false);
                     int pad = len - s.length();
@@ -379,14 +379,6 @@ public final class Decoder implements AutoCloseable {
             m.close();
             return p;
         }
-    }
-
-    private static long[] toLong(int[] ids) {
-        long[] l = new long[ids.length];
-        for (int i = 0; i < ids.length; i++) {
-            l[i] = ids[i];
-        }
-        return l;
     }
 
     @Override

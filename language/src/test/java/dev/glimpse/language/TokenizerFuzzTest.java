@@ -4,7 +4,6 @@ import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.glimpse.core.Fuzzing;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
@@ -54,15 +53,11 @@ class TokenizerFuzzTest {
     /** A PEFT adapter directory: adapter_config.json, then (after the first NUL byte) adapter_model.safetensors. */
     @FuzzTest(maxDuration = "60s")
     void peftAdapter(byte[] input) {
-        int cut = -1;
-        for (int i = 0; i < input.length && cut < 0; i++) {
-            cut = input[i] == 0 ? i : -1;
-        }
+        byte[][] parts = Fuzzing.splitAtNul(input);
         Path dir = DIR.resolve("peft");
         dir.toFile().mkdirs();
-        Fuzzing.write(dir, "adapter_config.json", cut < 0 ? input : Arrays.copyOf(input, cut));
-        Fuzzing.write(dir, "adapter_model.safetensors", cut < 0 ? new byte[0]
-                : Arrays.copyOfRange(input, cut + 1, input.length));
+        Fuzzing.write(dir, "adapter_config.json", parts[0]);
+        Fuzzing.write(dir, "adapter_model.safetensors", parts[1]);
         Fuzzing.onlyBadInput(() -> LanguageAdapter.load(dir));
     }
 }

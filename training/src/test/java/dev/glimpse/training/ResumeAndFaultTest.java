@@ -119,6 +119,7 @@ class ResumeAndFaultTest {
             moments.add(alive ? "killed " + delay + " ms in, after step " + last[0] : "finished before " + delay
                     + " ms");
         }
+        System.out.println("SIGKILL moments: " + moments);
         Process resume = startChild(run, true, 0);
         String out = new String(resume.getInputStream().readAllBytes());
         assertTrue(resume.waitFor(120, TimeUnit.SECONDS));
