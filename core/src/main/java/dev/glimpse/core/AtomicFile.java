@@ -52,6 +52,25 @@ public final class AtomicFile {
         }
     }
 
+    /**
+     * Deletes the temporary files that writes into {@code dir} left when their process was killed mid-write (they
+     * are never read: the target kept its old content). Returns how many.
+     */
+    public static int removeLeftovers(Path dir) {
+        int n = 0;
+        try (var ls = Files.list(dir)) {
+            for (Path p : (Iterable<Path>) ls::iterator) {
+                if (p.getFileName().toString().matches("\\..+\\.\\d+\\.tmp") && Files.isRegularFile(p)) {
+                    Files.deleteIfExists(p);
+                    n++;
+                }
+            }
+        } catch (IOException | java.io.UncheckedIOException e) {
+            // nothing to tidy, or it cannot be listed: the leftovers are harmless
+        }
+        return n;
+    }
+
     public static void writeString(Path target, String text) {
         byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
         write(target, ch -> {

@@ -299,6 +299,7 @@ public final class AdapterTrainer {
         }
         Path ckptFile = out.resolve(TrainingCheckpoint.FILE);
         Path metrics = out.resolve("metrics.jsonl");
+        AtomicFile.removeLeftovers(out); // temporary files of writes a killed run never finished
         AdamW adam = new AdamW(options.beta1(), options.beta2(), options.eps(), options.weightDecay());
         int step = 0;
         int epoch = 0;

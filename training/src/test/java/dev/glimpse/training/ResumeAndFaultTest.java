@@ -74,19 +74,24 @@ class ResumeAndFaultTest {
         assertTrue(Files.size(killed.resolve("loss_curve.png")) > 1000);
     }
 
-    static Process startChild(Path out, boolean resume, long sleepMs) throws Exception {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        ProcessBuilder pb = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
-                "-Dai.djl.offline=true", "-Dglimpse.repo=" + TestData.repo(),
+    static Process startChild(Path out, boolean resume, long sleepMs, String... haltInWrite) throws Exception {
+        String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of(javaBin, "-cp",
+                System.getProperty("java.class.path"), "-Dai.djl.offline=true", "-Dglimpse.repo=" + TestData.repo(),
                 ToyTask.class.getName(), out.toString(), Boolean.toString(resume), Integer.toString(STEPS),
-                Long.toString(sleepMs));
+                Long.toString(sleepMs)));
+        if (haltInWrite.length > 0) {
+            cmd.add(haltInWrite[0]);
+        }
+        ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.redirectErrorStream(true);
         return pb.start();
     }
 
     /**
-     * Ten SIGKILLs at random moments (while the JVM starts, mid-step, around checkpoint writes, during the final
-     * writes), each followed by a resume: the last resume ends with the weights of the uninterrupted run.
+     * Ten kills, each followed by a resume: five SIGKILLs at random moments of the run (0-3 steps in, plus 0-150 ms) and
+     * five halts inside an atomic write (a checkpoint, the adapter, the final checkpoint). The last resume ends with the
+     * weights of the uninterrupted run, each step logged once.
      */
     @Test
     void tenSigkillsAtRandomMomentsEndWithTheUninterruptedWeights(@TempDir Path dir) throws Exception {
@@ -96,13 +101,21 @@ class ResumeAndFaultTest {
         java.util.SplittableRandom r = new java.util.SplittableRandom(42);
         java.util.List<String> moments = new java.util.ArrayList<>();
         for (int k = 0; k < 10; k++) {
-            Process child = startChild(run, k > 0, 60);
+            // odd kills: inside the 1st-3rd atomic write of the process (checkpoints, the adapter, the final
+            // checkpoint); even ones: SIGKILL after a random delay
+            boolean inWrite = k % 2 == 1;
+            // the last one runs to the end and dies writing the final adapter
+            String where = k == 9 ? "adapter.safetensors" : Integer.toString(1 + r.nextInt(3));
+            Process child = inWrite ? startChild(run, true, 60, where) : startChild(run, k > 0, 60);
             int[] last = {-1};
+            String[] halted = {null};
             Thread reader = new Thread(() -> {
                 try (BufferedReader in = new BufferedReader(new InputStreamReader(child.getInputStream()))) {
                     for (String line; (line = in.readLine()) != null; ) {
                         if (line.startsWith("STEP ")) {
                             last[0] = Integer.parseInt(line.substring(5));
+                        } else if (line.startsWith("HALT writing ")) {
+                            halted[0] = line.substring("HALT writing ".length());
                         }
                     }
                 } catch (java.io.IOException | NumberFormatException e) {
@@ -110,27 +123,53 @@ class ResumeAndFaultTest {
                 }
             });
             reader.start();
-            long delay = 400 + r.nextInt(3200);
+            if (inWrite) {
+                assertTrue(child.waitFor(120, TimeUnit.SECONDS));
+                reader.join(10_000);
+                moments.add(halted[0] != null ? "halted writing " + halted[0] + " after step " + last[0]
+                        : "finished (exit " + child.exitValue() + ")");
+                continue;
+            }
+            // a moment tied to the run's progress, not to the machine's speed: a few steps in, then up to 150 ms
+            int target = r.nextInt(4);
+            int first = -1;
+            while (child.isAlive()) {
+                if (last[0] >= 0 && first < 0) {
+                    first = last[0];
+                }
+                if (first >= 0 && last[0] >= first + target) {
+                    break;
+                }
+                Thread.sleep(2);
+            }
+            long delay = r.nextInt(150);
             Thread.sleep(delay);
             boolean alive = child.isAlive();
             child.destroyForcibly(); // SIGKILL
             assertTrue(child.waitFor(60, TimeUnit.SECONDS));
             reader.join(10_000);
-            moments.add(alive ? "killed " + delay + " ms in, after step " + last[0] : "finished before " + delay
-                    + " ms");
+            moments.add(alive ? "killed " + delay + " ms after step " + last[0] : "finished");
         }
         System.out.println("SIGKILL moments: " + moments);
         Process resume = startChild(run, true, 0);
         String out = new String(resume.getInputStream().readAllBytes());
         assertTrue(resume.waitFor(120, TimeUnit.SECONDS));
         assertEquals(0, resume.exitValue(), out);
-        assertTrue(moments.stream().filter(m -> m.startsWith("killed")).count() >= 5, "most kills hit a live run: "
-                + moments);
+        assertTrue(moments.stream().filter(m -> m.startsWith("killed") || m.startsWith("halted")).count() >= 7,
+                "most kills hit a live run: " + moments);
+        assertTrue(moments.stream().anyMatch(m -> m.startsWith("halted writing .checkpoint")),
+                "a kill landed inside a checkpoint write: " + moments);
+        assertTrue(moments.get(9).startsWith("halted writing .adapter.safetensors"), "the last one inside the final"
+                + " adapter write: " + moments);
         double diff = maxAbsDiff(straight.resolve("adapter.safetensors"), run.resolve("adapter.safetensors"));
         assertTrue(diff <= 1e-6, "after " + moments + " the adapter differs from the uninterrupted one by " + diff);
         long rows = Files.readAllLines(run.resolve("metrics.jsonl")).stream().filter(l -> l.contains("\"loss\""))
                 .count();
         assertEquals(STEPS, rows, "each step logged once");
+        try (var ls = Files.list(run)) {
+            assertTrue(ls.noneMatch(x -> x.getFileName().toString().endsWith(".tmp")), "killed writes left no"
+                    + " temporary files behind once resumed");
+        }
     }
 
     /** A damaged latest checkpoint (a flipped bit, then a truncation) is detected and the previous one used. */

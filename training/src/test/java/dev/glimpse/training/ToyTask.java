@@ -69,9 +69,48 @@ final class ToyTask {
         }
     }
 
-    /** Child JVM entry: out dir, resume flag, steps, sleep per step in ms. */
+    /**
+     * Child JVM entry: out dir, resume flag, steps, sleep per step in ms, and optionally where to halt (as SIGKILL
+     * does: no shutdown hooks, nothing flushed) while an atomic write is under way, i.e. while its temporary file
+     * exists: a number k (the k-th write of this process) or a file name (its first write, e.g. adapter.safetensors).
+     */
     public static void main(String[] args) {
-        run(Path.of(args[0]), Boolean.parseBoolean(args[1]), Integer.parseInt(args[2]), Long.parseLong(args[3]));
+        Path out = Path.of(args[0]);
+        if (args.length > 4) {
+            haltDuringWrite(out, args[4]);
+        }
+        run(out, Boolean.parseBoolean(args[1]), Integer.parseInt(args[2]), Long.parseLong(args[3]));
         System.out.println("DONE");
+    }
+
+    private static void haltDuringWrite(Path out, String spec) {
+        int k = spec.matches("\\d+") ? Integer.parseInt(spec) : -1;
+        Thread t = new Thread(() -> {
+            java.util.Set<String> seen = new java.util.HashSet<>();
+            try (var ls = java.nio.file.Files.list(out)) {
+                ls.forEach(p -> seen.add("old:" + p.getFileName())); // leftovers of earlier kills are not this write
+            } catch (java.io.IOException e) {
+                // a fresh run: nothing there yet
+            }
+            int before = seen.size();
+            while (true) {
+                try (var ls = java.nio.file.Files.list(out)) {
+                    for (Path p : (Iterable<Path>) ls::iterator) {
+                        String n = p.getFileName().toString();
+                        if (n.startsWith(".") && n.endsWith(".tmp") && !seen.contains("old:" + n) && seen.add(n)
+                                && (k > 0 ? seen.size() - before == k : n.startsWith("." + spec + "."))) {
+                            System.out.println("HALT writing " + n);
+                            System.out.flush();
+                            Runtime.getRuntime().halt(137);
+                        }
+                    }
+                } catch (java.io.IOException | java.io.UncheckedIOException e) {
+                    // the directory is not there yet, or a file vanished while listed
+                }
+                Thread.onSpinWait();
+            }
+        }, "halt-during-write");
+        t.setDaemon(true);
+        t.start();
     }
 }
