@@ -240,6 +240,28 @@ class ResumeAndFaultTest {
         assertTrue(diff <= 1e-6, "with room again the run ends as the uninterrupted one; differs by " + diff);
     }
 
+    /** A damaged final adapter is named when read, and resuming the finished run writes it again from its checkpoint. */
+    @Test
+    void aDamagedFinalAdapterIsDetectedAndRewrittenByResuming(@TempDir Path dir) throws Exception {
+        Path run = dir.resolve("run");
+        ToyTask.run(run, false, STEPS, 0);
+        Path adapter = run.resolve("adapter.safetensors");
+        byte[] good = Files.readAllBytes(adapter);
+        byte[] bad = good.clone();
+        bad[bad.length - 3] ^= 0x01;
+        Files.write(adapter, bad);
+        dev.glimpse.core.BadInputException e = org.junit.jupiter.api.Assertions.assertThrows(
+                dev.glimpse.core.BadInputException.class, () -> {
+                    try (SafetensorsFile f = SafetensorsFile.open(adapter)) {
+                        f.verify(true);
+                    }
+                });
+        assertTrue(e.getMessage().contains("SHA-256"), e.getMessage());
+        AdapterTrainer.Result r = ToyTask.run(run, true, STEPS, 0);
+        assertEquals(STEPS, r.steps(), "nothing trained again");
+        assertTrue(java.util.Arrays.equals(good, Files.readAllBytes(adapter)), "the adapter is written again, intact");
+    }
+
     @Test
     void resumingAFinishedRunChangesNothing(@TempDir Path dir) throws Exception {
         Path a = dir.resolve("a");
