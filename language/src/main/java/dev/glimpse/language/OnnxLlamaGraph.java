@@ -8,10 +8,11 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A Llama / Qwen2 / Qwen3 decoder written as an ONNX graph from a checkpoint, in fp32, with standard ONNX ops only:
- * input_ids, attention_mask and position_ids [B, T] in, logits [B, T, V] out. The first step of the ONNX Runtime
- * engine (issue #13): no KV cache yet, no contrib ops, no quantization. Names follow LlamaModel's, which follow the
- * checkpoint's keys.
+ * A Llama / Qwen2 / Qwen3 decoder written as an ONNX graph from a checkpoint, in fp32, with standard ONNX ops only.
+ * Inputs: input_ids and position_ids [B, T], attention_mask [B, P + T] over the past and the new tokens, and
+ * {@code past_key_values.N.key|value} [B, kv, P, hd] (P may be 0). Outputs: logits [B, T, V] and
+ * {@code present.N.key|value} [B, kv, P + T, hd] to feed back at the next step. The first step of the ONNX Runtime
+ * engine (issue #13): no contrib ops or quantization yet.
  */
 final class OnnxLlamaGraph {
     private final LanguageModelConfig c;
@@ -36,8 +37,12 @@ final class OnnxLlamaGraph {
         int nkv = c.numKeyValueHeads();
         int hd = c.headDim();
         g.input("input_ids", OnnxGraph.INT64, "batch", "tokens");
-        g.input("attention_mask", OnnxGraph.INT64, "batch", "tokens");
+        g.input("attention_mask", OnnxGraph.INT64, "batch", "total");
         g.input("position_ids", OnnxGraph.INT64, "batch", "tokens");
+        for (int i = 0; i < c.numHiddenLayers(); i++) {
+            g.input("past_key_values." + i + ".key", OnnxGraph.FLOAT, "batch", (long) nkv, "past", (long) hd);
+            g.input("past_key_values." + i + ".value", OnnxGraph.FLOAT, "batch", (long) nkv, "past", (long) hd);
+        }
         g.initializer("axis_last", new long[] {1}, new long[] {-1});
         g.initializer("eps", OnnxGraph.FLOAT, new long[] {}, new float[] {(float) c.rmsNormEps()});
         g.initializer("lowest", OnnxGraph.FLOAT, new long[] {}, new float[] {-Float.MAX_VALUE});
@@ -62,8 +67,16 @@ final class OnnxLlamaGraph {
             String k = heads(linear(n, p + "self_attn.k_proj", nkv * hd, h), "kv_shape", p + "self_attn.k_norm.weight");
             String v = transpose(reshape(linear(n, p + "self_attn.v_proj", nkv * hd, h), "kv_shape"), 0, 2, 1, 3);
             q = rotate(q);
-            k = repeat(rotate(k), nh / nkv);
-            v = repeat(v, nh / nkv);
+            String presentK = "present." + i + ".key";
+            String presentV = "present." + i + ".value";
+            g.node("Concat", List.of("past_key_values." + i + ".key", rotate(k)), List.of(presentK),
+                    Attribute.of("axis", 2L));
+            g.node("Concat", List.of("past_key_values." + i + ".value", v), List.of(presentV),
+                    Attribute.of("axis", 2L));
+            g.output(presentK, OnnxGraph.FLOAT, "batch", (long) nkv, "total", (long) hd);
+            g.output(presentV, OnnxGraph.FLOAT, "batch", (long) nkv, "total", (long) hd);
+            k = repeat(presentK, nh / nkv);
+            v = repeat(presentV, nh / nkv);
             String scores = op("MatMul", List.of(op("Mul", List.of(q, "scale")), transpose(k, 0, 1, 3, 2)));
             String probs = op("Softmax", List.of(op("Add", List.of(scores, "mask"))), Attribute.of("axis", -1L));
             String attn = op("Reshape", List.of(transpose(op("MatMul", List.of(probs, v)), 0, 2, 1, 3),
@@ -108,7 +121,10 @@ final class OnnxLlamaGraph {
         g.node("Unsqueeze", List.of("sin3", "axis_heads"), List.of("sin"));
     }
 
-    /** The additive mask [B, 1, T, T]: 0 where a query may see a key (causal, not padding), fp32's lowest elsewhere. */
+    /**
+     * The additive mask [B, 1, T, P + T]: 0 where a query may see a key (key index ≤ P + query index, not padding),
+     * fp32's lowest elsewhere.
+     */
     private void mask() {
         g.initializer("one_index", new long[] {}, new long[] {1});
         g.initializer("zero_i", new long[] {}, new long[] {0});
@@ -118,9 +134,13 @@ final class OnnxLlamaGraph {
         g.initializer("axes_12", new long[] {2}, new long[] {1, 2});
         g.node("Shape", List.of("input_ids"), List.of("ids_shape"));
         g.node("Gather", List.of("ids_shape", "one_index"), List.of("t"));
-        g.node("Range", List.of("zero_i", "t", "one_i"), List.of("idx"));
-        g.node("Unsqueeze", List.of("idx", "axes_0"), List.of("key_idx"));
-        g.node("Unsqueeze", List.of("idx", "axes_1"), List.of("query_idx"));
+        g.node("Shape", List.of("attention_mask"), List.of("mask_shape"));
+        g.node("Gather", List.of("mask_shape", "one_index"), List.of("s"));
+        g.node("Sub", List.of("s", "t"), List.of("p"));
+        g.node("Range", List.of("zero_i", "s", "one_i"), List.of("keys"));
+        g.node("Range", List.of("p", "s", "one_i"), List.of("queries"));
+        g.node("Unsqueeze", List.of("keys", "axes_0"), List.of("key_idx"));
+        g.node("Unsqueeze", List.of("queries", "axes_1"), List.of("query_idx"));
         g.node("LessOrEqual", List.of("key_idx", "query_idx"), List.of("causal"));
         g.node("Cast", List.of("attention_mask"), List.of("keep"), Attribute.of("to", 9L)); // BOOL
         g.node("Unsqueeze", List.of("keep", "axes_12"), List.of("keep4"));
