@@ -10,26 +10,10 @@ import java.nio.FloatBuffer;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
-import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 
 /** Models written by OnnxGraph load in ONNX Runtime and compute what the same arithmetic gives in Java. */
 class OnnxGraphTest {
-    /** ONNX Runtime's native calls want big stacks (see OnnxVisionTower). */
-    static final ExecutorService NATIVE = Executors.newSingleThreadExecutor(r -> new Thread(null, r, "ort", 64L << 20));
-
-    @AfterAll
-    static void stop() {
-        NATIVE.shutdown();
-    }
-
-    static <T> T onNative(Callable<T> c) throws Exception {
-        return NATIVE.submit(c).get();
-    }
-
     static float[] random(int n, long seed) {
         SplittableRandom r = new SplittableRandom(seed);
         float[] a = new float[n];
@@ -56,7 +40,7 @@ class OnnxGraphTest {
                 .output("pt", OnnxGraph.FLOAT, (long) out, "batch").toBytes();
         int batch = 4;
         float[] x = random(batch * in, 3);
-        float[] got = onNative(() -> {
+        float[] got = OnnxThreads.call(() -> {
             OrtEnvironment env = OrtEnvironment.getEnvironment();
             try (OrtSession s = env.createSession(model, new OrtSession.SessionOptions());
                  OnnxTensor t = OnnxTensor.createTensor(env, FloatBuffer.wrap(x), new long[] {batch, in});
@@ -102,7 +86,7 @@ class OnnxGraphTest {
                 .node("LeakyRelu", List.of("g"), List.of("y"), OnnxGraph.Attribute.of("alpha", 0.3f))
                 .output("y", OnnxGraph.FLOAT, 3L, 2L, 2L).toBytes();
         float[] x = random(12, 4);
-        float[] got = onNative(() -> {
+        float[] got = OnnxThreads.call(() -> {
             OrtEnvironment env = OrtEnvironment.getEnvironment();
             try (OrtSession s = env.createSession(model, new OrtSession.SessionOptions());
                  OnnxTensor t = OnnxTensor.createTensor(env, FloatBuffer.wrap(x), new long[] {2, 6});

@@ -7,8 +7,8 @@ import ai.onnxruntime.OrtSession;
 import dev.glimpse.core.BadInputException;
 import dev.glimpse.core.Checkpoint;
 import dev.glimpse.core.GenerationConfig;
-import dev.glimpse.core.GlimpseException;
 import dev.glimpse.core.LanguageModelConfig;
+import dev.glimpse.core.OnnxThreads;
 import java.nio.FloatBuffer;
 import java.nio.LongBuffer;
 import java.nio.file.Path;
@@ -19,9 +19,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
-import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 
 /**
  * A frozen Llama-family LM run by ONNX Runtime instead of DJL: the checkpoint is written as an ONNX graph
@@ -29,13 +26,6 @@ import java.util.concurrent.Executors;
  * piece of the inference engine of issue #13, held to the DJL model token for token.
  */
 public final class OnnxCausalLM implements AutoCloseable {
-    /** ONNX Runtime's native calls want big stacks (see OnnxVisionTower): every call runs on this thread. */
-    private static final ExecutorService NATIVE = Executors.newCachedThreadPool(r -> {
-        Thread t = new Thread(null, r, "glimpse-onnx-llm", 64L << 20);
-        t.setDaemon(true);
-        return t;
-    });
-
     private final LanguageModelConfig config;
     private final GenerationConfig generation;
     private final OrtEnvironment env;
@@ -56,7 +46,7 @@ public final class OnnxCausalLM implements AutoCloseable {
         try (Checkpoint ckpt = Checkpoint.open(dir)) {
             model = OnnxLlamaGraph.build(c, ckpt, "model.", "lm_head.weight");
         }
-        return native_(() -> {
+        return OnnxThreads.call(() -> {
             OrtEnvironment env = OrtEnvironment.getEnvironment();
             return new OnnxCausalLM(c, GenerationConfig.read(dir), env.createSession(model,
                     new OrtSession.SessionOptions()), env);
@@ -81,7 +71,7 @@ public final class OnnxCausalLM implements AutoCloseable {
             stops.addAll(generation.eosTokenIds());
             stops.addAll(config.eosTokenIds());
         }
-        return native_(() -> decode(prompt, options, stops));
+        return OnnxThreads.call(() -> decode(prompt, options, stops));
     }
 
     private int[] decode(int[] prompt, GenerationOptions options, Set<Integer> stops) throws OrtException {
@@ -89,11 +79,15 @@ public final class OnnxCausalLM implements AutoCloseable {
         Random random = new Random(options.seed());
         List<Integer> out = new ArrayList<>();
         Map<String, OnnxTensor> past = new HashMap<>();
+        List<OnnxTensor> empty = new ArrayList<>();
+        OrtSession.Result previous = null; // its present keys and values are the next step's past: no copies
         try {
             for (int i = 0; i < config.numHiddenLayers(); i++) {
                 for (String kind : new String[] {"key", "value"}) {
-                    past.put("past_key_values." + i + "." + kind, OnnxTensor.createTensor(env, FloatBuffer.allocate(0),
-                            new long[] {1, config.numKeyValueHeads(), 0, config.headDim()}));
+                    OnnxTensor e = OnnxTensor.createTensor(env, FloatBuffer.allocate(0),
+                            new long[] {1, config.numKeyValueHeads(), 0, config.headDim()});
+                    empty.add(e);
+                    past.put("past_key_values." + i + "." + kind, e);
                 }
             }
             long[] ids = new long[prompt.length];
@@ -108,21 +102,24 @@ public final class OnnxCausalLM implements AutoCloseable {
                 java.util.Arrays.fill(mask, 1);
                 Map<String, OnnxTensor> in = new HashMap<>(past);
                 float[] last = new float[v];
+                OrtSession.Result r;
                 try (OnnxTensor a = OnnxTensor.createTensor(env, LongBuffer.wrap(ids), new long[] {1, ids.length});
                      OnnxTensor m = OnnxTensor.createTensor(env, LongBuffer.wrap(mask), new long[] {1, mask.length});
-                     OnnxTensor p = OnnxTensor.createTensor(env, LongBuffer.wrap(pos), new long[] {1, pos.length});
-                     OrtSession.Result r = in(in, a, m, p)) {
-                    FloatBuffer logits = ((OnnxTensor) r.get("logits").orElseThrow()).getFloatBuffer();
-                    logits.position((ids.length - 1) * v);
-                    logits.get(last);
-                    past.values().forEach(OnnxTensor::close);
-                    past.clear();
-                    for (int i = 0; i < config.numHiddenLayers(); i++) {
-                        for (String kind : new String[] {"key", "value"}) {
-                            OnnxTensor present = (OnnxTensor) r.get("present." + i + "." + kind).orElseThrow();
-                            past.put("past_key_values." + i + "." + kind, OnnxTensor.createTensor(env,
-                                    present.getFloatBuffer(), present.getInfo().getShape()));
-                        }
+                     OnnxTensor p = OnnxTensor.createTensor(env, LongBuffer.wrap(pos), new long[] {1, pos.length})) {
+                    r = in(in, a, m, p);
+                }
+                if (previous != null) {
+                    previous.close();
+                }
+                previous = r;
+                FloatBuffer logits = ((OnnxTensor) r.get("logits").orElseThrow()).getFloatBuffer();
+                logits.position((ids.length - 1) * v);
+                logits.get(last);
+                past.clear();
+                for (int i = 0; i < config.numHiddenLayers(); i++) {
+                    for (String kind : new String[] {"key", "value"}) {
+                        past.put("past_key_values." + i + "." + kind,
+                                (OnnxTensor) r.get("present." + i + "." + kind).orElseThrow());
                     }
                 }
                 seen += ids.length;
@@ -135,7 +132,10 @@ public final class OnnxCausalLM implements AutoCloseable {
                 pos = new long[] {seen};
             }
         } finally {
-            past.values().forEach(OnnxTensor::close);
+            if (previous != null) {
+                previous.close();
+            }
+            empty.forEach(OnnxTensor::close);
         }
         return out.stream().mapToInt(Integer::intValue).toArray();
     }
@@ -148,24 +148,9 @@ public final class OnnxCausalLM implements AutoCloseable {
         return session.run(in);
     }
 
-    private static <T> T native_(Callable<T> work) {
-        try {
-            return NATIVE.submit(work).get();
-        } catch (java.util.concurrent.ExecutionException e) {
-            Throwable c = e.getCause();
-            if (c instanceof RuntimeException r) {
-                throw r;
-            }
-            throw new GlimpseException("ONNX Runtime failed: " + c.getMessage(), c);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new GlimpseException("interrupted");
-        }
-    }
-
     @Override
     public void close() {
-        native_(() -> {
+        OnnxThreads.call(() -> {
             session.close();
             return null;
         });

@@ -12,13 +12,11 @@ import ai.onnxruntime.OrtSession;
 import dev.glimpse.core.Checkpoint;
 import dev.glimpse.core.GlimpseEngine;
 import dev.glimpse.core.LanguageModelConfig;
+import dev.glimpse.core.OnnxThreads;
 import dev.glimpse.core.TestData;
 import java.nio.LongBuffer;
 import java.nio.file.Path;
 import java.util.Map;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -28,13 +26,6 @@ import org.junit.jupiter.params.provider.ValueSource;
  * its KV cache: ≤ 1e-4 max-abs on fp32 logits.
  */
 class OnnxLlamaGraphTest {
-    static final ExecutorService NATIVE = Executors.newSingleThreadExecutor(r -> new Thread(null, r, "ort", 64L << 20));
-
-    @AfterAll
-    static void stop() {
-        NATIVE.shutdown();
-    }
-
     @ParameterizedTest
     @ValueSource(strings = {"tiny-llama", "tiny-llama3-rope", "tiny-qwen2", "tiny-qwen3"})
     void logitsEqualTheDjlModelWithLeftPadding(String fixture) throws Exception {
@@ -51,8 +42,8 @@ class OnnxLlamaGraphTest {
         long[] mask = {1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1};
         long[] pos = {0, 1, 2, 3, 4, 5, 6, 0, 0, 0, 0, 1, 2, 3};
         // the whole prompt at once (empty past), and the same as a prefill of 5 then two steps through the cache
-        float[] onnx = NATIVE.submit(() -> run(c, model, ids, mask, pos, b, 0, t)).get();
-        float[] stepped = NATIVE.submit(() -> run(c, model, ids, mask, pos, b, 5, t)).get();
+        float[] onnx = OnnxThreads.call(() -> run(c, model, ids, mask, pos, b, 0, t));
+        float[] stepped = OnnxThreads.call(() -> run(c, model, ids, mask, pos, b, 5, t));
         float[] djl;
         try (CausalLM lm = CausalLM.load(dir, GlimpseEngine.newCpuManager(), DataType.FLOAT32);
              NDManager m = lm.manager().newSubManager()) {

@@ -9,6 +9,7 @@ import ai.onnxruntime.TensorInfo;
 import dev.glimpse.core.BadInputException;
 import dev.glimpse.core.GlimpseException;
 import dev.glimpse.core.ModelConfig;
+import dev.glimpse.core.OnnxThreads;
 import dev.glimpse.core.VisionTowerConfig;
 import java.nio.FloatBuffer;
 import java.nio.file.Files;
@@ -26,36 +27,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class OnnxVisionTower implements VisionTower {
     private static final Logger LOG = LoggerFactory.getLogger(OnnxVisionTower.class);
-
-    /**
-     * ONNX Runtime's native start-up and kernels can need more stack than a Java thread's default 1 MB (a JVM on
-     * a long class path crashed with SIGSEGV, no hs_err, inside OrtEnvironment.getEnvironment()). Every native call
-     * therefore runs on these threads, with 64 MB stacks, whatever thread the caller is on.
-     */
-    private static final java.util.concurrent.ExecutorService NATIVE = java.util.concurrent.Executors
-            .newCachedThreadPool(r -> {
-                Thread t = new Thread(null, r, "glimpse-onnx", 64L << 20);
-                t.setDaemon(true);
-                return t;
-            });
-
-    static <T> T onNativeThread(java.util.concurrent.Callable<T> work) {
-        try {
-            return NATIVE.submit(work).get();
-        } catch (java.util.concurrent.ExecutionException e) {
-            Throwable c = e.getCause();
-            if (c instanceof RuntimeException r) {
-                throw r;
-            }
-            if (c instanceof Error err) {
-                throw err;
-            }
-            throw new GlimpseException("ONNX Runtime failed: " + c, c);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new GlimpseException("interrupted while waiting for ONNX Runtime");
-        }
-    }
 
     private final OrtEnvironment env;
     private final OrtSession session;
@@ -81,7 +52,7 @@ public final class OnnxVisionTower implements VisionTower {
         this.name = Files.isDirectory(b.path) ? b.path.toAbsolutePath().normalize().getFileName().toString()
                 : dir.getFileName().toString();
         this.layerName = b.layer;
-        this.env = onNativeThread(OrtEnvironment::getEnvironment);
+        this.env = OnnxThreads.call(OrtEnvironment::getEnvironment);
         try {
             OrtSession.SessionOptions opts = new OrtSession.SessionOptions();
             opts.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
@@ -98,7 +69,7 @@ public final class OnnxVisionTower implements VisionTower {
                             + "); running the vision tower on the CPU");
                 }
             }
-            this.session = onNativeThread(() -> {
+            this.session = OnnxThreads.call(() -> {
                 try {
                     return env.createSession(file.toString(), opts);
                 } catch (OrtException e) {
@@ -239,7 +210,7 @@ public final class OnnxVisionTower implements VisionTower {
 
     @Override
     public Features encodePixels(float[] pixelValues, int batch) {
-        return onNativeThread(() -> run(pixelValues, batch));
+        return OnnxThreads.call(() -> run(pixelValues, batch));
     }
 
     private Features run(float[] pixelValues, int batch) {
