@@ -1,9 +1,16 @@
 package dev.glimpse.core;
 
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -14,12 +21,15 @@ import java.util.List;
  * the handful of messages a model needs do not justify generating protobuf classes and adding protobuf-java.
  *
  * <pre>{@code
+ * Models over protobuf's 2 GB limit keep their large initializers in an external data file
+ * ({@link #externalData(Path)}), written as each initializer is added so that a graph never sits whole in memory.
+ *
  * byte[] model = new OnnxGraph("linear").input("x", OnnxGraph.FLOAT, "batch", 4)
  *         .initializer("w", OnnxGraph.FLOAT, new long[] {4, 3}, weights)
  *         .node("MatMul", List.of("x", "w"), List.of("y")).output("y", OnnxGraph.FLOAT, "batch", 3).toBytes();
  * }</pre>
  */
-public final class OnnxGraph {
+public final class OnnxGraph implements AutoCloseable {
     /** TensorProto.DataType values. */
     public static final int FLOAT = 1;
     public static final int UINT8 = 2;
@@ -38,9 +48,35 @@ public final class OnnxGraph {
     private final List<byte[]> inputs = new ArrayList<>();
     private final List<byte[]> outputs = new ArrayList<>();
     private int nodeCount;
+    private Path dataFile;
+    private FileChannel data;
+    private long dataLength;
 
     public OnnxGraph(String name) {
         this.name = name;
+    }
+
+    /**
+     * Stores initializers of 1 KiB or more in {@code file} (ONNX external data, offsets aligned to 4 KiB), which
+     * must sit in the folder the model file will be written to. Call before adding initializers.
+     */
+    public OnnxGraph externalData(Path file) {
+        if (!initializers.isEmpty()) {
+            throw new IllegalStateException("choose external data before adding initializers");
+        }
+        try {
+            data = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                    StandardOpenOption.TRUNCATE_EXISTING);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write ONNX external data " + file, e);
+        }
+        dataFile = file;
+        return this;
+    }
+
+    /** Bytes written to the external data file so far. */
+    public long externalBytes() {
+        return dataLength;
     }
 
     /** A graph input; each dimension is a Long (fixed) or a String (symbolic, e.g. "batch"). */
@@ -80,15 +116,67 @@ public final class OnnxGraph {
 
     /** A constant tensor from its little-endian raw bytes. */
     public OnnxGraph initializer(String tensorName, int elemType, long[] dims, byte[] raw) {
+        return initializer(tensorName, elemType, dims, ByteBuffer.wrap(raw));
+    }
+
+    /** A constant tensor from the remaining little-endian bytes of {@code raw}. */
+    public OnnxGraph initializer(String tensorName, int elemType, long[] dims, ByteBuffer raw) {
         Proto t = new Proto();
         for (long d : dims) {
             t.varintField(1, d);
         }
         t.varintField(2, elemType);
         t.stringField(8, tensorName);
-        t.bytesField(9, raw);
+        if (data != null && raw.remaining() >= 1024) {
+            try {
+                long offset = (dataLength + 4095) & ~4095L;
+                long length = raw.remaining();
+                data.position(offset);
+                while (raw.hasRemaining()) {
+                    data.write(raw);
+                }
+                dataLength = offset + length;
+                t.bytesField(13, entry("location", dataFile.getFileName().toString()));
+                t.bytesField(13, entry("offset", Long.toString(offset)));
+                t.bytesField(13, entry("length", Long.toString(length)));
+                t.varintField(14, 1); // DataLocation.EXTERNAL
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot write ONNX external data " + dataFile, e);
+            }
+        } else {
+            byte[] b = new byte[raw.remaining()];
+            raw.get(b);
+            t.bytesField(9, b);
+        }
         initializers.add(t.bytes());
         return this;
+    }
+
+    private static byte[] entry(String key, String value) {
+        return new Proto().stringField(1, key).stringField(2, value).bytes();
+    }
+
+    /**
+     * Writes the model to {@code file} (beside its external data, if any), both flushed to disk; closes the data
+     * file.
+     */
+    public void writeTo(Path file) {
+        byte[] model = toBytes();
+        try {
+            if (data != null) {
+                data.force(true);
+                data.close();
+                data = null;
+            }
+            try (OutputStream out = Files.newOutputStream(file)) {
+                out.write(model);
+            }
+            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
+                ch.force(true);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write ONNX model " + file, e);
+        }
     }
 
     /** A node of the standard domain. */
@@ -115,6 +203,19 @@ public final class OnnxGraph {
         }
         nodes.add(n.bytes());
         return this;
+    }
+
+    /** Closes the external data file if {@link #writeTo} has not (e.g. when a build fails half way). */
+    @Override
+    public void close() {
+        if (data != null) {
+            try {
+                data.close();
+            } catch (IOException ignored) {
+                // the build is abandoned; its folder is deleted by the caller
+            }
+            data = null;
+        }
     }
 
     /** The serialized ModelProto. */

@@ -4,148 +4,357 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.glimpse.core.AtomicFile;
 import dev.glimpse.core.BadInputException;
 import dev.glimpse.core.Checkpoint;
 import dev.glimpse.core.GenerationConfig;
+import dev.glimpse.core.GlimpseException;
 import dev.glimpse.core.LanguageModelConfig;
+import dev.glimpse.core.OnnxGraph;
 import dev.glimpse.core.OnnxThreads;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
 import java.nio.FloatBuffer;
 import java.nio.LongBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashMap;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HexFormat;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.HashMap;
+import java.util.Optional;
 import java.util.Random;
 import java.util.Set;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * A frozen Llama-family LM run by ONNX Runtime instead of DJL: the checkpoint is written as an ONNX graph
- * ({@link OnnxLlamaGraph}) and decoded with its KV cache. fp32 for now, one prompt of token ids at a time: the first
- * piece of the inference engine of issue #13, held to the DJL model token for token.
+ * A frozen Llama-family LM run by ONNX Runtime: the inference engine beside DJL (which training keeps, for its
+ * autograd). The checkpoint is written once as an ONNX decoder graph ({@link OnnxLlamaGraph}) in the chosen
+ * {@link WeightFormat}, cached under a key made of the checkpoint's fingerprint and the options, and decoded with
+ * its KV cache. Prompts are token ids, optionally with rows of embeddings (projected image features) in the
+ * positions whose id is below 0.
+ *
+ * <pre>{@code
+ * try (OnnxCausalLM lm = OnnxCausalLM.builder(Path.of("models/qwen2.5-0.5b")).weights(WeightFormat.INT4).build()) {
+ *     int[] out = lm.generate(prompt, GenerationOptions.greedy(64), null);
+ * }
+ * }</pre>
  */
 public final class OnnxCausalLM implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(OnnxCausalLM.class);
+    /** Changes whenever the graph written for the same checkpoint and options changes: old builds are not reused. */
+    private static final String GRAPH_VERSION = "glimpse-onnx-llama/4";
+
     private final LanguageModelConfig config;
     private final GenerationConfig generation;
+    private final Tokenizer tokenizer;
     private final OrtEnvironment env;
     private final OrtSession session;
+    private final Path modelDir;
+    private final String provider;
 
-    private OnnxCausalLM(LanguageModelConfig config, GenerationConfig generation, OrtSession session,
-                         OrtEnvironment env) {
+    private OnnxCausalLM(LanguageModelConfig config, GenerationConfig generation, Tokenizer tokenizer,
+                         OrtEnvironment env, OrtSession session, Path modelDir, String provider) {
         this.config = config;
         this.generation = generation;
-        this.session = session;
+        this.tokenizer = tokenizer;
         this.env = env;
+        this.session = session;
+        this.modelDir = modelDir;
+        this.provider = provider;
     }
 
-    /** Builds the graph of the checkpoint in {@code dir} and opens it (fp32, CPU). */
+    /** The fp32 model of the checkpoint in {@code dir}, on the CPU, built in the default cache. */
     public static OnnxCausalLM load(Path dir) {
-        LanguageModelConfig c = LanguageModelConfig.read(dir);
-        byte[] model;
-        try (Checkpoint ckpt = Checkpoint.open(dir)) {
-            model = OnnxLlamaGraph.build(c, ckpt, "model.", "lm_head.weight");
-        }
-        return OnnxThreads.call(() -> {
-            OrtEnvironment env = OrtEnvironment.getEnvironment();
-            return new OnnxCausalLM(c, GenerationConfig.read(dir), env.createSession(model,
-                    new OrtSession.SessionOptions()), env);
-        });
+        return builder(dir).build();
+    }
+
+    /** Settings for the checkpoint directory {@code dir} (config.json, safetensors, optional tokenizer). */
+    public static Builder builder(Path dir) {
+        return new Builder(dir);
     }
 
     public LanguageModelConfig config() {
         return config;
     }
 
-    /** Generates after {@code prompt}; returns only the new tokens (a stop token is kept, as CausalLM does). */
+    public GenerationConfig generationConfig() {
+        return generation;
+    }
+
+    public Optional<Tokenizer> tokenizer() {
+        return Optional.ofNullable(tokenizer);
+    }
+
+    /** The folder holding the built model.onnx (its external data and build.json beside it). */
+    public Path modelDir() {
+        return modelDir;
+    }
+
+    /** Bytes of the built model: model.onnx and its external data. */
+    public long modelBytes() {
+        return modelBytes(modelDir);
+    }
+
+    private static long modelBytes(Path dir) {
+        try {
+            Path data = dir.resolve("model.onnx.data");
+            return Files.size(dir.resolve("model.onnx")) + (Files.exists(data) ? Files.size(data) : 0);
+        } catch (IOException e) {
+            return -1;
+        }
+    }
+
+    /** The execution provider in use: "cpu" or "cuda". */
+    public String provider() {
+        return provider;
+    }
+
+    /** Generates after {@code prompt} (token ids); returns only the new tokens (a stop token is kept). */
     public int[] generate(int[] prompt, GenerationOptions options) {
-        if (prompt.length == 0) {
-            throw new BadInputException("an empty prompt cannot be continued: give at least one token (e.g. BOS)");
-        }
-        if (prompt.length + options.maxNewTokens() > config.maxPositionEmbeddings()) {
-            throw new BadInputException("prompt of " + prompt.length + " tokens + " + options.maxNewTokens()
-                    + " new tokens exceeds max_position_embeddings (" + config.maxPositionEmbeddings() + ")");
-        }
+        return generate(prompt, options, null);
+    }
+
+    /** As {@link #generate(int[], GenerationOptions)}, telling {@code listener} each token as it is made (row 0). */
+    public int[] generate(int[] prompt, GenerationOptions options, CausalLM.TokenListener listener) {
+        return generate(toLongs(prompt), null, options, listener);
+    }
+
+    /**
+     * Generates after a prompt of {@code ids} whose positions with an id below 0 take their embedding from
+     * {@code embeds} (row-major [ids.length, H]; null when every id is a token).
+     */
+    public int[] generate(long[] ids, float[] embeds, GenerationOptions options, CausalLM.TokenListener listener) {
+        checkPrompt(ids, embeds, options.maxNewTokens());
         Set<Integer> stops = new LinkedHashSet<>(options.stopTokens());
         if (options.useModelStopTokens()) {
             stops.addAll(generation.eosTokenIds());
             stops.addAll(config.eosTokenIds());
         }
-        return OnnxThreads.call(() -> decode(prompt, options, stops));
+        return OnnxThreads.call(() -> decode(ids, embeds, options, stops, listener));
     }
 
-    private int[] decode(int[] prompt, GenerationOptions options, Set<Integer> stops) throws OrtException {
+    /**
+     * Log-likelihood of each continuation after the prompt (ids, with embeddings where ids are below 0, as for
+     * {@link #generate(long[], float[], GenerationOptions, CausalLM.TokenListener)}): the sum over its tokens of
+     * log p(token | prompt, previous tokens). The prompt runs once; each continuation runs over its KV cache.
+     */
+    public double[] scoreContinuations(long[] ids, float[] embeds, List<int[]> continuations) {
+        int longest = 0;
+        for (int[] c : continuations) {
+            if (c.length == 0) {
+                throw new BadInputException("an empty continuation has no likelihood to score");
+            }
+            longest = Math.max(longest, c.length);
+        }
+        checkPrompt(ids, embeds, longest);
+        return OnnxThreads.call(() -> {
+            double[] out = new double[continuations.size()];
+            try (Step prompt = forward(null, ids, embeds, 1, ids.length, 1)) {
+                double[] first = logSoftmax(prompt.logits, 0, config.vocabSize());
+                for (int i = 0; i < out.length; i++) {
+                    int[] c = continuations.get(i);
+                    double ll = first[c[0]];
+                    if (c.length > 1) {
+                        long[] cont = new long[c.length - 1];
+                        for (int j = 0; j < cont.length; j++) {
+                            cont[j] = c[j];
+                        }
+                        try (Step s = forward(prompt, cont, null, 1, cont.length, cont.length)) {
+                            for (int j = 1; j < c.length; j++) {
+                                ll += logSoftmax(s.logits, (j - 1) * config.vocabSize(), config.vocabSize())[c[j]];
+                            }
+                        }
+                    }
+                    out[i] = ll;
+                }
+            }
+            return out;
+        });
+    }
+
+    private void checkPrompt(long[] ids, float[] embeds, int newTokens) {
+        if (ids.length == 0) {
+            throw new BadInputException("an empty prompt cannot be continued: give at least one token (e.g. BOS)");
+        }
+        if (ids.length + newTokens > config.maxPositionEmbeddings()) {
+            throw new BadInputException("prompt of " + ids.length + " tokens + " + newTokens
+                    + " new tokens exceeds max_position_embeddings (" + config.maxPositionEmbeddings() + ")");
+        }
+        boolean spliced = false;
+        for (long id : ids) {
+            if (id >= config.vocabSize()) {
+                throw new BadInputException("token id " + id + " is outside the vocabulary (" + config.vocabSize()
+                        + ")");
+            }
+            spliced |= id < 0;
+        }
+        if (spliced && (embeds == null || embeds.length != (long) ids.length * config.hiddenSize())) {
+            throw new BadInputException("prompt ids below 0 take their embedding from inputs_embeds, which must hold "
+                    + ids.length + "×" + config.hiddenSize() + " values, got "
+                    + (embeds == null ? "none" : embeds.length));
+        }
+    }
+
+    private int[] decode(long[] prompt, float[] embeds, GenerationOptions options, Set<Integer> stops,
+                         CausalLM.TokenListener listener) throws OrtException {
         int v = config.vocabSize();
         Random random = new Random(options.seed());
         List<Integer> out = new ArrayList<>();
-        Map<String, OnnxTensor> past = new HashMap<>();
-        List<OnnxTensor> empty = new ArrayList<>();
-        OrtSession.Result previous = null; // its present keys and values are the next step's past: no copies
+        Step past = null;
         try {
-            for (int i = 0; i < config.numHiddenLayers(); i++) {
-                for (String kind : new String[] {"key", "value"}) {
-                    OnnxTensor e = OnnxTensor.createTensor(env, FloatBuffer.allocate(0),
-                            new long[] {1, config.numKeyValueHeads(), 0, config.headDim()});
-                    empty.add(e);
-                    past.put("past_key_values." + i + "." + kind, e);
-                }
-            }
-            long[] ids = new long[prompt.length];
-            long[] pos = new long[prompt.length];
-            for (int i = 0; i < prompt.length; i++) {
-                ids[i] = prompt[i];
-                pos[i] = i;
-            }
-            int seen = 0;
+            long[] ids = prompt;
+            float[] e = embeds;
             for (int step = 0; step < options.maxNewTokens(); step++) {
-                long[] mask = new long[seen + ids.length];
-                java.util.Arrays.fill(mask, 1);
-                Map<String, OnnxTensor> in = new HashMap<>(past);
-                float[] last = new float[v];
-                OrtSession.Result r;
-                try (OnnxTensor a = OnnxTensor.createTensor(env, LongBuffer.wrap(ids), new long[] {1, ids.length});
-                     OnnxTensor m = OnnxTensor.createTensor(env, LongBuffer.wrap(mask), new long[] {1, mask.length});
-                     OnnxTensor p = OnnxTensor.createTensor(env, LongBuffer.wrap(pos), new long[] {1, pos.length})) {
-                    r = in(in, a, m, p);
+                Step next = forward(past, ids, e, 1, ids.length, 1);
+                if (past != null) {
+                    past.close();
                 }
-                if (previous != null) {
-                    previous.close();
-                }
-                previous = r;
-                FloatBuffer logits = ((OnnxTensor) r.get("logits").orElseThrow()).getFloatBuffer();
-                logits.position((ids.length - 1) * v);
-                logits.get(last);
-                past.clear();
-                for (int i = 0; i < config.numHiddenLayers(); i++) {
-                    for (String kind : new String[] {"key", "value"}) {
-                        past.put("past_key_values." + i + "." + kind,
-                                (OnnxTensor) r.get("present." + i + "." + kind).orElseThrow());
-                    }
-                }
-                seen += ids.length;
-                int tok = options.doSample() ? Sampler.sample(last, 0, v, options, random) : Sampler.argmax(last, 0, v);
+                past = next;
+                int tok = options.doSample() ? Sampler.sample(next.logits, 0, v, options, random)
+                        : Sampler.argmax(next.logits, 0, v);
                 out.add(tok);
+                if (listener != null) {
+                    listener.onToken(0, tok);
+                }
                 if (stops.contains(tok)) {
                     break;
                 }
                 ids = new long[] {tok};
-                pos = new long[] {seen};
+                e = null;
             }
         } finally {
-            if (previous != null) {
-                previous.close();
+            if (past != null) {
+                past.close();
             }
-            empty.forEach(OnnxTensor::close);
         }
         return out.stream().mapToInt(Integer::intValue).toArray();
     }
 
-    private OrtSession.Result in(Map<String, OnnxTensor> in, OnnxTensor ids, OnnxTensor mask, OnnxTensor pos)
+    /**
+     * One run of the graph: the logits [b, keep, V] of {@code t} new tokens per row after {@code past} (null: none),
+     * with its present keys and values, which the next step takes as its past. Rows are unpadded here (the mask is
+     * all ones). Call on an {@link OnnxThreads} thread; close the step when its cache is no longer needed.
+     */
+    Step forward(Step past, long[] ids, float[] embeds, int b, int t, int keep) throws OrtException {
+        return forward(past, ids, embeds, null, null, b, t, keep);
+    }
+
+    /** As {@link #forward(Step, long[], float[], int, int, int)} with an explicit mask [b, P + t] and positions. */
+    Step forward(Step past, long[] ids, float[] embeds, long[] mask, long[] positions, int b, int t, int keep)
             throws OrtException {
-        in.put("input_ids", ids);
-        in.put("attention_mask", mask);
-        in.put("position_ids", pos);
-        return session.run(in);
+        int p = past == null ? 0 : past.length;
+        int h = config.hiddenSize();
+        if (mask == null) {
+            mask = new long[b * (p + t)];
+            Arrays.fill(mask, 1);
+        }
+        if (positions == null) {
+            positions = new long[b * t];
+            for (int i = 0; i < positions.length; i++) {
+                positions[i] = p + i % t;
+            }
+        }
+        List<OnnxTensor> owned = new ArrayList<>();
+        try {
+            Map<String, OnnxTensor> in = new HashMap<>();
+            in.put("input_ids", own(owned, OnnxTensor.createTensor(env, LongBuffer.wrap(ids), new long[] {b, t})));
+            in.put("inputs_embeds", own(owned, embeds == null
+                    ? OnnxTensor.createTensor(env, FloatBuffer.allocate(h), new long[] {1, 1, h})
+                    : OnnxTensor.createTensor(env, FloatBuffer.wrap(embeds), new long[] {b, t, h})));
+            in.put("attention_mask", own(owned, OnnxTensor.createTensor(env, LongBuffer.wrap(mask),
+                    new long[] {b, p + t})));
+            in.put("position_ids", own(owned, OnnxTensor.createTensor(env, LongBuffer.wrap(positions),
+                    new long[] {b, t})));
+            in.put("logits_to_keep", own(owned, OnnxTensor.createTensor(env, LongBuffer.wrap(new long[] {keep}),
+                    new long[] {1})));
+            for (int i = 0; i < config.numHiddenLayers(); i++) {
+                for (String kind : new String[] {"key", "value"}) {
+                    OnnxTensor kv = past == null
+                            ? own(owned, OnnxTensor.createTensor(env, FloatBuffer.allocate(0),
+                                    new long[] {b, config.numKeyValueHeads(), 0, config.headDim()}))
+                            : past.present(i, kind);
+                    in.put("past_key_values." + i + "." + kind, kv);
+                }
+            }
+            OrtSession.Result r = session.run(in);
+            FloatBuffer fb = ((OnnxTensor) r.get("logits").orElseThrow()).getFloatBuffer();
+            float[] logits = new float[fb.remaining()];
+            fb.get(logits);
+            return new Step(r, logits, p + t);
+        } finally {
+            owned.forEach(OnnxTensor::close);
+        }
+    }
+
+    private static OnnxTensor own(List<OnnxTensor> owned, OnnxTensor t) {
+        owned.add(t);
+        return t;
+    }
+
+    /** The logits of one run and the KV cache it leaves (ONNX Runtime's present tensors, used as they are). */
+    static final class Step implements AutoCloseable {
+        final OrtSession.Result result;
+        final float[] logits;
+        final int length;
+
+        Step(OrtSession.Result result, float[] logits, int length) {
+            this.result = result;
+            this.logits = logits;
+            this.length = length;
+        }
+
+        OnnxTensor present(int layer, String kind) {
+            return (OnnxTensor) result.get("present." + layer + "." + kind).orElseThrow();
+        }
+
+        @Override
+        public void close() {
+            result.close();
+        }
+    }
+
+    private static double[] logSoftmax(float[] logits, int offset, int v) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < v; i++) {
+            max = Math.max(max, logits[offset + i]);
+        }
+        double sum = 0;
+        for (int i = 0; i < v; i++) {
+            sum += Math.exp(logits[offset + i] - max);
+        }
+        double log = max + Math.log(sum);
+        double[] out = new double[v];
+        for (int i = 0; i < v; i++) {
+            out[i] = logits[offset + i] - log;
+        }
+        return out;
+    }
+
+    private static long[] toLongs(int[] a) {
+        long[] out = new long[a.length];
+        for (int i = 0; i < a.length; i++) {
+            out[i] = a[i];
+        }
+        return out;
     }
 
     @Override
@@ -154,5 +363,294 @@ public final class OnnxCausalLM implements AutoCloseable {
             session.close();
             return null;
         });
+    }
+
+    /** Where the checkpoint is, how to build it and where to run it. */
+    public static final class Builder {
+        private final Path dir;
+        private Path checkpoint;
+        private LanguageModelConfig config;
+        private String prefix = "model.";
+        private String headKey = "lm_head.weight";
+        private LanguageAdapter lora;
+        private Path loraDir;
+        private WeightFormat weights = WeightFormat.FP32;
+        private int blockSize = 32;
+        private int accuracyLevel = 4;
+        private int threads;
+        private boolean gpu;
+        private Path cacheDir;
+
+        private Builder(Path dir) {
+            this.dir = dir;
+        }
+
+        /** The weight format to build (default fp32). */
+        public Builder weights(WeightFormat w) {
+            this.weights = w;
+            return this;
+        }
+
+        /** MatMulNBits' block size along K for int8 / int4 (a power of two ≥ 16; default 32). */
+        public Builder blockSize(int n) {
+            this.blockSize = n;
+            return this;
+        }
+
+        /**
+         * MatMulNBits' accuracy level: 4 (default) quantizes activations to int8 for integer dot products, the fast
+         * path on CPUs; 1 computes in fp32 from the dequantized weights.
+         */
+        public Builder accuracyLevel(int level) {
+            this.accuracyLevel = level;
+            return this;
+        }
+
+        /** ONNX Runtime's intra-op threads; 0 (default) lets it choose (one per physical core). */
+        public Builder threads(int n) {
+            this.threads = n;
+            return this;
+        }
+
+        /** Runs on CUDA when the gpu build of ONNX Runtime and a GPU are present; else says so and uses the CPU. */
+        public Builder gpu(boolean useGpu) {
+            this.gpu = useGpu;
+            return this;
+        }
+
+        /** Where built models are kept (default: glimpse.onnx.cache, else $XDG_CACHE_HOME or ~/.cache /glimpse/onnx). */
+        public Builder cacheDir(Path dir) {
+            this.cacheDir = dir;
+            return this;
+        }
+
+        /**
+         * The LM inside a bigger checkpoint (a LLaVA one): its config, the safetensors location, and the key prefix
+         * and head of its tensors.
+         */
+        public Builder part(LanguageModelConfig c, Path checkpointLocation, String keyPrefix, String head) {
+            this.config = c;
+            this.checkpoint = checkpointLocation;
+            this.prefix = keyPrefix;
+            this.headKey = head;
+            return this;
+        }
+
+        /** A LoRA adapter (saved in {@code adapterDir}) merged into the weights before they are written. */
+        public Builder mergeLora(LanguageAdapter adapter, Path adapterDir) {
+            if (adapter.adaptionPrompt().isPresent()) {
+                throw new BadInputException("adaption prompts (LLaMA-Adapter) change attention and cannot be merged"
+                        + " into the weights: use the DJL engine for this adapter");
+            }
+            this.lora = adapter.lora().isPresent() ? adapter : null;
+            this.loraDir = adapterDir;
+            return this;
+        }
+
+        public OnnxCausalLM build() {
+            LanguageModelConfig c = config != null ? config : LanguageModelConfig.read(dir);
+            Path ckptLocation = checkpoint != null ? checkpoint : dir;
+            if (weights.bits() > 0 && (blockSize < 16 || Integer.bitCount(blockSize) != 1)) {
+                throw new BadInputException("block size must be a power of two ≥ 16, not " + blockSize);
+            }
+            if (accuracyLevel < 0 || accuracyLevel > 4) {
+                throw new BadInputException("accuracy level is 0..4 (4 = int8 activations), not " + accuracyLevel);
+            }
+            OnnxLlamaGraph.Options o = new OnnxLlamaGraph.Options(weights, blockSize, accuracyLevel);
+            String key = fingerprint(c, ckptLocation, o);
+            Path root = cacheDir != null ? cacheDir : defaultCache();
+            Path built = root.resolve(dir.toAbsolutePath().normalize().getFileName() + "-" + weights + "-"
+                    + key.substring(0, 16));
+            if (!complete(built)) {
+                build(c, ckptLocation, o, root, built, key);
+            }
+            Tokenizer tok = Files.isRegularFile(dir.resolve("tokenizer.json")) ? Tokenizer.load(dir) : null;
+            GenerationConfig gen = GenerationConfig.read(dir);
+            return OnnxThreads.call(() -> {
+                OrtEnvironment env = OrtEnvironment.getEnvironment();
+                OrtSession.SessionOptions so = new OrtSession.SessionOptions();
+                if (threads > 0) {
+                    so.setIntraOpNumThreads(threads);
+                }
+                String provider = "cpu";
+                if (gpu) {
+                    try {
+                        so.addCUDA(0);
+                        provider = "cuda";
+                    } catch (OrtException | RuntimeException e) {
+                        LOG.warn("CUDA is not available to ONNX Runtime ({}); running on the CPU. Build with -Pgpu "
+                                + "(onnxruntime_gpu) on a machine with CUDA 12 and cuDNN 9 to use the GPU", e.getMessage());
+                    }
+                }
+                OrtSession s = env.createSession(built.resolve("model.onnx").toString(), so);
+                return new OnnxCausalLM(c, gen, tok, env, s, built, provider);
+            });
+        }
+
+        private void build(LanguageModelConfig c, Path ckptLocation, OnnxLlamaGraph.Options o, Path root, Path built,
+                           String key) {
+            Path work;
+            try {
+                Files.createDirectories(root);
+                removeAbandoned(root);
+                work = Files.createTempDirectory(root, ".building-");
+            } catch (IOException e) {
+                throw new GlimpseException("cannot create the ONNX model cache " + root + ": " + e.getMessage(), e);
+            }
+            Instant start = Instant.now();
+            try (Checkpoint ckpt = Checkpoint.open(ckptLocation);
+                 OnnxGraph g = new OnnxGraph("glimpse-" + c.modelType())) {
+                g.externalData(work.resolve("model.onnx.data"));
+                OnnxLlamaGraph.build(g, c, source(ckpt, c), o, prefix, headKey);
+                g.writeTo(work.resolve("model.onnx"));
+                ObjectNode info = new ObjectMapper().createObjectNode();
+                info.put("graph", GRAPH_VERSION).put("key", key).put("weights", o.weights().toString())
+                        .put("block_size", o.blockSize()).put("accuracy_level", o.accuracyLevel())
+                        .put("checkpoint", ckptLocation.toAbsolutePath().toString())
+                        .put("lora", loraDir == null ? null : loraDir.toAbsolutePath().toString())
+                        .put("model_bytes", modelBytes(work))
+                        .put("build_seconds", Duration.between(start, Instant.now()).toMillis() / 1000.0);
+                // build.json is written last: a folder without it is an unfinished build
+                AtomicFile.write(work.resolve("build.json"), ch -> ch.write(ByteBuffer.wrap(
+                        new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsBytes(info))));
+                if (Files.exists(built) && !complete(built)) {
+                    deleteTree(built); // damaged (files truncated or removed since): replaced by this build
+                }
+                try {
+                    Files.move(work, built, StandardCopyOption.ATOMIC_MOVE);
+                } catch (FileAlreadyExistsException | DirectoryNotEmptyException e) {
+                    deleteTree(work); // another process finished the same build first
+                } catch (AtomicMoveNotSupportedException e) {
+                    Files.move(work, built);
+                }
+                LOG.info("built {} ({} weights) in {} s", built, o.weights(),
+                        Duration.between(start, Instant.now()).toSeconds());
+            } catch (IOException e) {
+                deleteTree(work);
+                throw new GlimpseException("cannot write the ONNX model in " + work + ": " + e.getMessage(), e);
+            } catch (RuntimeException | Error e) {
+                deleteTree(work);
+                throw e;
+            }
+        }
+
+        /** The checkpoint's tensors, with the LoRA (if any) merged: W + scaling·B·A. */
+        private OnnxLlamaGraph.Source source(Checkpoint ckpt, LanguageModelConfig c) {
+            Map<String, float[]> deltas = lora == null ? Map.of() : LoraDeltas.of(lora, c, prefix);
+            return new OnnxLlamaGraph.Source() {
+                @Override
+                public boolean contains(String key) {
+                    return ckpt.contains(key);
+                }
+
+                @Override
+                public long[] shape(String key) {
+                    return ckpt.info(key).shape();
+                }
+
+                @Override
+                public float[] floats(String key) {
+                    if (!ckpt.contains(key)) {
+                        throw new BadInputException(ckpt.location() + " has no tensor '" + key
+                                + "', which a " + c.modelType() + " decoder needs");
+                    }
+                    float[] w = ckpt.toFloats(key);
+                    float[] d = deltas.get(key);
+                    if (d != null) {
+                        for (int i = 0; i < w.length; i++) {
+                            w[i] += d[i];
+                        }
+                    }
+                    return w;
+                }
+            };
+        }
+
+        /**
+         * SHA-256 of what the built model depends on: the graph version, the options, the config, the LM's place in
+         * the checkpoint, each weight file's name, size, modification time and header, and the LoRA's files.
+         */
+        private String fingerprint(LanguageModelConfig c, Path ckptLocation, OnnxLlamaGraph.Options o) {
+            try {
+                MessageDigest md = MessageDigest.getInstance("SHA-256");
+                md.update((GRAPH_VERSION + "|" + o + "|" + prefix + "|" + headKey + "|" + c).getBytes(
+                        StandardCharsets.UTF_8));
+                for (Path f : weightFiles(ckptLocation)) {
+                    md.update((f.getFileName() + "|" + Files.size(f) + "|" + Files.getLastModifiedTime(f).toMillis())
+                            .getBytes(StandardCharsets.UTF_8));
+                    try (InputStream in = Files.newInputStream(f)) {
+                        md.update(in.readNBytes(1 << 16));
+                    }
+                }
+                if (loraDir != null) {
+                    for (Path f : weightFiles(loraDir)) {
+                        md.update(Files.readAllBytes(f));
+                    }
+                }
+                return HexFormat.of().formatHex(md.digest());
+            } catch (IOException e) {
+                throw new GlimpseException("cannot read " + ckptLocation + " to fingerprint it: " + e.getMessage(), e);
+            } catch (NoSuchAlgorithmException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+
+        private static List<Path> weightFiles(Path location) throws IOException {
+            if (Files.isRegularFile(location)) {
+                return List.of(location);
+            }
+            try (Stream<Path> s = Files.list(location)) {
+                return s.filter(p -> {
+                    String n = p.getFileName().toString();
+                    return n.endsWith(".safetensors") || n.endsWith(".json");
+                }).sorted(Comparator.comparing(Path::toString)).toList();
+            }
+        }
+
+        private static Path defaultCache() {
+            String prop = System.getProperty("glimpse.onnx.cache");
+            if (prop != null && !prop.isBlank()) {
+                return Path.of(prop);
+            }
+            String xdg = System.getenv("XDG_CACHE_HOME");
+            Path base = xdg != null && !xdg.isBlank() ? Path.of(xdg) : Path.of(System.getProperty("user.home"),
+                    ".cache");
+            return base.resolve("glimpse").resolve("onnx");
+        }
+
+        /** A finished build: its build.json (written last) names the bytes its model files hold. */
+        private static boolean complete(Path built) {
+            Path info = built.resolve("build.json");
+            if (!Files.isRegularFile(info)) {
+                return false;
+            }
+            try {
+                long want = new ObjectMapper().readTree(info.toFile()).path("model_bytes").asLong(-1);
+                return want == modelBytes(built);
+            } catch (IOException e) {
+                return false;
+            }
+        }
+
+        /** Unfinished builds of processes that died: folders named .building-* untouched for a day. */
+        private static void removeAbandoned(Path root) throws IOException {
+            try (Stream<Path> s = Files.list(root)) {
+                for (Path p : s.filter(p -> p.getFileName().toString().startsWith(".building-")).toList()) {
+                    if (Files.getLastModifiedTime(p).toInstant().isBefore(Instant.now().minus(Duration.ofDays(1)))) {
+                        deleteTree(p);
+                    }
+                }
+            }
+        }
+
+        private static void deleteTree(Path p) {
+            try (Stream<Path> s = Files.walk(p)) {
+                for (Path q : s.sorted(Comparator.reverseOrder()).toList()) {
+                    Files.deleteIfExists(q);
+                }
+            } catch (IOException ignored) {
+                // best effort: a leftover .building- folder is never used and is removed a day later
+            }
+        }
     }
 }

@@ -1,50 +1,77 @@
 package dev.glimpse.language;
 
-import dev.glimpse.core.Checkpoint;
 import dev.glimpse.core.LanguageModelConfig;
 import dev.glimpse.core.OnnxGraph;
 import dev.glimpse.core.OnnxGraph.Attribute;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A Llama / Qwen2 / Qwen3 decoder written as an ONNX graph from a checkpoint, in fp32, with standard ONNX ops only.
- * Inputs: input_ids and position_ids [B, T], attention_mask [B, P + T] over the past and the new tokens, and
- * {@code past_key_values.N.key|value} [B, kv, P, hd] (P may be 0). Outputs: logits [B, T, V] and
- * {@code present.N.key|value} [B, kv, P + T, hd] to feed back at the next step. The first step of the ONNX Runtime
- * engine (issue #13): no contrib ops or quantization yet.
+ * A Llama / Qwen2 / Qwen3 decoder written as an ONNX graph from a checkpoint, as onnxruntime-genai's model builder
+ * does in Python. Inputs: {@code input_ids} and {@code position_ids} [B, T]; {@code inputs_embeds} [B, T, H] (or
+ * [1, 1, H], broadcast) whose rows replace the embeddings of ids below 0, which is how images enter;
+ * {@code attention_mask} [B, P + T] over past and new tokens; {@code logits_to_keep} [1] (logits of the last n
+ * positions only: 1 while generating); {@code past_key_values.N.key|value} [B, kv, P, hd]. Outputs: {@code logits}
+ * [B, n, V] and {@code present.N.key|value} [B, kv, P + T, hd].
+ *
+ * <p>Matrix weights are stored per {@link WeightFormat}: fp32 / fp16 for MatMul, or block-quantized codes for ONNX
+ * Runtime's MatMulNBits. Norms use ONNX Runtime's fused SimplifiedLayerNormalization and
+ * SkipSimplifiedLayerNormalization (the residual add folded in). Attention and RoPE stay in standard ops: on CPU
+ * they are a few percent of the work at the sizes we serve (the matrix products dominate), and standard ops keep
+ * left padding exact for batched scoring.
  */
 final class OnnxLlamaGraph {
+    /** What to build: the weight format, MatMulNBits' block size and accuracy level (4 = int8 activations). */
+    record Options(WeightFormat weights, int blockSize, int accuracyLevel) {}
+
+    /** Where the weights come from: a checkpoint, possibly with LoRA merged in. */
+    interface Source {
+        boolean contains(String key);
+
+        long[] shape(String key);
+
+        float[] floats(String key);
+    }
+
+    private static final String MS = "com.microsoft";
+
     private final LanguageModelConfig c;
-    private final Checkpoint ckpt;
+    private final Source src;
+    private final Options o;
     private final OnnxGraph g;
     private int tmp;
 
-    private OnnxLlamaGraph(LanguageModelConfig c, Checkpoint ckpt) {
+    private OnnxLlamaGraph(LanguageModelConfig c, Source src, Options o, OnnxGraph g) {
         this.c = c;
-        this.ckpt = ckpt;
-        this.g = new OnnxGraph("glimpse-" + c.modelType());
+        this.src = src;
+        this.o = o;
+        this.g = g;
     }
 
-    /** The serialized model for the weights under {@code prefix} (e.g. "model.") and the LM head {@code headKey}. */
-    static byte[] build(LanguageModelConfig c, Checkpoint ckpt, String prefix, String headKey) {
-        return new OnnxLlamaGraph(c, ckpt).graph(prefix, headKey);
+    /**
+     * Adds the decoder of the weights under {@code prefix} (e.g. "model.") with the LM head {@code headKey} to
+     * {@code g} (fresh, possibly with external data).
+     */
+    static void build(OnnxGraph g, LanguageModelConfig c, Source src, Options o, String prefix, String headKey) {
+        new OnnxLlamaGraph(c, src, o, g).graph(prefix, headKey);
     }
 
-    private byte[] graph(String m, String headKey) {
+    private void graph(String m, String headKey) {
         int h = c.hiddenSize();
         int nh = c.numAttentionHeads();
         int nkv = c.numKeyValueHeads();
         int hd = c.headDim();
         g.input("input_ids", OnnxGraph.INT64, "batch", "tokens");
+        g.input("inputs_embeds", OnnxGraph.FLOAT, "embeds_batch", "embeds_tokens", (long) h);
         g.input("attention_mask", OnnxGraph.INT64, "batch", "total");
         g.input("position_ids", OnnxGraph.INT64, "batch", "tokens");
+        g.input("logits_to_keep", OnnxGraph.INT64, 1L);
         for (int i = 0; i < c.numHiddenLayers(); i++) {
             g.input("past_key_values." + i + ".key", OnnxGraph.FLOAT, "batch", (long) nkv, "past", (long) hd);
             g.input("past_key_values." + i + ".value", OnnxGraph.FLOAT, "batch", (long) nkv, "past", (long) hd);
         }
-        g.initializer("axis_last", new long[] {1}, new long[] {-1});
-        g.initializer("eps", OnnxGraph.FLOAT, new long[] {}, new float[] {(float) c.rmsNormEps()});
         g.initializer("lowest", OnnxGraph.FLOAT, new long[] {}, new float[] {-Float.MAX_VALUE});
         g.initializer("zero", OnnxGraph.FLOAT, new long[] {}, new float[] {0f});
         g.initializer("scale", OnnxGraph.FLOAT, new long[] {}, new float[] {(float) (1.0 / Math.sqrt(hd))});
@@ -54,15 +81,15 @@ final class OnnxLlamaGraph {
         g.initializer("rep_shape", new long[] {4}, new long[] {0, nh, -1, hd});
         g.initializer("half", new long[] {2}, new long[] {hd / 2, hd / 2});
         g.initializer("axis_2", new long[] {1}, new long[] {2});
+        g.initializer("axis_last", new long[] {1}, new long[] {-1});
         rope();
         mask();
-        g.initializer("embed_tokens", OnnxGraph.FLOAT, new long[] {c.vocabSize(), h},
-                ckpt.toFloats(m + "embed_tokens.weight"));
-        g.node("Gather", List.of("embed_tokens", "input_ids"), List.of("x0"));
+        embeddings(m + "embed_tokens.weight");
         String x = "x0";
+        String n = op("SimplifiedLayerNormalization", List.of(x, weight(m + "layers.0.input_layernorm.weight")),
+                Attribute.of("axis", -1L), Attribute.of("epsilon", (float) c.rmsNormEps()));
         for (int i = 0; i < c.numHiddenLayers(); i++) {
             String p = m + "layers." + i + ".";
-            String n = rmsNorm(x, p + "input_layernorm.weight");
             String q = heads(linear(n, p + "self_attn.q_proj", nh * hd, h), "q_shape", p + "self_attn.q_norm.weight");
             String k = heads(linear(n, p + "self_attn.k_proj", nkv * hd, h), "kv_shape", p + "self_attn.k_norm.weight");
             String v = transpose(reshape(linear(n, p + "self_attn.v_proj", nkv * hd, h), "kv_shape"), 0, 2, 1, 3);
@@ -81,20 +108,49 @@ final class OnnxLlamaGraph {
             String probs = op("Softmax", List.of(op("Add", List.of(scores, "mask"))), Attribute.of("axis", -1L));
             String attn = op("Reshape", List.of(transpose(op("MatMul", List.of(probs, v)), 0, 2, 1, 3),
                     "merge_heads"));
-            x = op("Add", List.of(x, linear(attn, p + "self_attn.o_proj", h, nh * hd)));
-            String n2 = rmsNorm(x, p + "post_attention_layernorm.weight");
+            String[] r = skipNorm(linear(attn, p + "self_attn.o_proj", h, nh * hd), x,
+                    p + "post_attention_layernorm.weight");
+            String n2 = r[0];
+            x = r[1];
             String gate = linear(n2, p + "mlp.gate_proj", c.intermediateSize(), h);
             String up = linear(n2, p + "mlp.up_proj", c.intermediateSize(), h);
             String act = op("Mul", List.of(op("Mul", List.of(gate, op("Sigmoid", List.of(gate)))), up));
-            x = op("Add", List.of(x, linear(act, p + "mlp.down_proj", h, c.intermediateSize())));
+            String next = i + 1 < c.numHiddenLayers() ? m + "layers." + (i + 1) + ".input_layernorm.weight"
+                    : m + "norm.weight";
+            r = skipNorm(linear(act, p + "mlp.down_proj", h, c.intermediateSize()), x, next);
+            n = r[0];
+            x = r[1];
         }
-        String last = rmsNorm(x, m + "norm.weight");
-        String head = c.tieWordEmbeddings() && !ckpt.contains(headKey) ? m + "embed_tokens.weight" : headKey;
-        g.initializer("lm_head", OnnxGraph.FLOAT, new long[] {h, c.vocabSize()},
-                transposed(ckpt.toFloats(head), c.vocabSize(), h));
-        g.node("MatMul", List.of(last, "lm_head"), List.of("logits"));
-        g.output("logits", OnnxGraph.FLOAT, "batch", "tokens", (long) c.vocabSize());
-        return g.toBytes();
+        // the final norm is per position, so keeping the last positions before the head gives the same logits
+        g.initializer("slice_end", new long[] {1}, new long[] {Long.MAX_VALUE});
+        g.initializer("axis_1", new long[] {1}, new long[] {1});
+        String kept = op("Slice", List.of(n, op("Neg", List.of("logits_to_keep")), "slice_end", "axis_1"));
+        String head = c.tieWordEmbeddings() && !src.contains(headKey) ? m + "embed_tokens.weight" : headKey;
+        // int4 models keep the LM head at 8 bits, as llama.cpp's Q4_0 keeps its output matrix at 6: the logits are
+        // what every answer is read from, and the head is a small part of a large model's bytes
+        WeightFormat headFormat = o.weights() == WeightFormat.INT4 ? WeightFormat.INT8 : o.weights();
+        g.node("Identity", List.of(linearWeights(kept, head, c.vocabSize(), h, headFormat)), List.of("logits"));
+        g.output("logits", OnnxGraph.FLOAT, "batch", "kept", (long) c.vocabSize());
+    }
+
+    /**
+     * x0 [B, T, H]: the embedding of each id, or the row of inputs_embeds where the id is below 0. The table stays
+     * fp32 for fp32 weights and is fp16 otherwise (rows are gathered, then widened).
+     */
+    private void embeddings(String key) {
+        int v = c.vocabSize();
+        int h = c.hiddenSize();
+        float[] table = src.floats(key);
+        boolean half = o.weights() != WeightFormat.FP32;
+        g.initializer("embed_tokens", half ? OnnxGraph.FLOAT16 : OnnxGraph.FLOAT, new long[] {v, h}, table);
+        g.initializer("zero_id", new long[] {}, new long[] {0});
+        g.node("Max", List.of("input_ids", "zero_id"), List.of("table_ids"));
+        String rows = op("Gather", List.of("embed_tokens", "table_ids"));
+        if (half) {
+            rows = op("Cast", List.of(rows), Attribute.of("to", (long) OnnxGraph.FLOAT));
+        }
+        String spliced = op("Unsqueeze", List.of(op("Less", List.of("input_ids", "zero_id")), "axis_last"));
+        g.node("Where", List.of(spliced, "inputs_embeds", rows), List.of("x0"));
     }
 
     /** cos and sin [B, 1, T, hd] of each row's positions, from tables over every position (rope scaling included). */
@@ -148,30 +204,59 @@ final class OnnxLlamaGraph {
         g.node("Where", List.of("allowed", "zero", "lowest"), List.of("mask"));
     }
 
-    /** RMSNorm over the last axis, then scaled by the weight. */
-    private String rmsNorm(String x, String weightKey) {
-        String w = weight(weightKey);
-        String ms = op("ReduceMean", List.of(op("Mul", List.of(x, x)), "axis_last"), Attribute.of("keepdims", 1L));
-        String inv = op("Reciprocal", List.of(op("Sqrt", List.of(op("Add", List.of(ms, "eps"))))));
-        return op("Mul", List.of(op("Mul", List.of(x, inv)), w));
+    /** RMSNorm(x + skip) and x + skip, in one fused op. */
+    private String[] skipNorm(String x, String skip, String weightKey) {
+        String normed = "t" + tmp++;
+        String sum = "t" + tmp++;
+        g.node(MS, "SkipSimplifiedLayerNormalization", List.of(x, skip, weight(weightKey)),
+                List.of(normed, "", "", sum), Attribute.of("epsilon", (float) c.rmsNormEps()));
+        return new String[] {normed, sum};
     }
 
-    /** x·Wᵀ (+ b): the weight stored transposed [in, out] for MatMul. */
+    /** x·Wᵀ (+ b). */
     private String linear(String x, String key, int out, int in) {
-        String w = key + ".weight";
-        g.initializer(w, OnnxGraph.FLOAT, new long[] {in, out}, transposed(ckpt.toFloats(w), out, in));
-        String y = op("MatMul", List.of(x, w));
-        if (ckpt.contains(key + ".bias")) {
+        String y = linearWeights(x, key + ".weight", out, in, o.weights());
+        if (src.contains(key + ".bias")) {
             y = op("Add", List.of(y, weight(key + ".bias")));
         }
         return y;
     }
 
+    /** x·Wᵀ for the checkpoint matrix {@code key} [out, in], stored as {@code format}. */
+    private String linearWeights(String x, String key, int out, int in, WeightFormat format) {
+        float[] w = src.floats(key);
+        String name = key.replace('.', '_');
+        switch (format) {
+            case FP32, FP16 -> {
+                boolean half = format == WeightFormat.FP16;
+                g.initializer(name, half ? OnnxGraph.FLOAT16 : OnnxGraph.FLOAT, new long[] {in, out},
+                        transposed(w, out, in));
+                String wt = half ? op("Cast", List.of(name), Attribute.of("to", (long) OnnxGraph.FLOAT)) : name;
+                return op("MatMul", List.of(x, wt));
+            }
+            default -> {
+                BlockQuantizer.Quantized q = BlockQuantizer.quantize(w, out, in, format.bits(), o.blockSize());
+                g.initializer(name + "_codes", OnnxGraph.UINT8, new long[] {out, q.blocks(), q.blobSize()},
+                        ByteBuffer.wrap(q.codes()));
+                ByteBuffer s = ByteBuffer.allocate(q.scales().length * 4).order(ByteOrder.LITTLE_ENDIAN);
+                s.asFloatBuffer().put(q.scales());
+                g.initializer(name + "_scales", OnnxGraph.FLOAT, new long[] {out, q.blocks()}, s);
+                String y = "t" + tmp++;
+                g.node(MS, "MatMulNBits", List.of(x, name + "_codes", name + "_scales"), List.of(y),
+                        Attribute.of("K", (long) in), Attribute.of("N", (long) out),
+                        Attribute.of("bits", (long) format.bits()), Attribute.of("block_size", (long) o.blockSize()),
+                        Attribute.of("accuracy_level", (long) o.accuracyLevel()));
+                return y;
+            }
+        }
+    }
+
     /** [B, T, n·hd] → [B, n, T, hd], with Qwen3's per-head RMSNorm when the checkpoint has one. */
     private String heads(String x, String shape, String normKey) {
         String r = reshape(x, shape);
-        if (ckpt.contains(normKey)) {
-            r = rmsNorm(r, normKey);
+        if (src.contains(normKey)) {
+            r = op("SimplifiedLayerNormalization", List.of(r, weight(normKey)), Attribute.of("axis", -1L),
+                    Attribute.of("epsilon", (float) c.rmsNormEps()));
         }
         return transpose(r, 0, 2, 1, 3);
     }
@@ -207,7 +292,7 @@ final class OnnxLlamaGraph {
     }
 
     private String weight(String key) {
-        g.initializer(key, OnnxGraph.FLOAT, ckpt.info(key).shape(), ckpt.toFloats(key));
+        g.initializer(key, OnnxGraph.FLOAT, src.shape(key), src.floats(key));
         return key;
     }
 

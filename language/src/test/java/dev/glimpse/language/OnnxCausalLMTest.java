@@ -9,11 +9,15 @@ import dev.glimpse.core.GlimpseEngine;
 import dev.glimpse.core.TestData;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** Greedy generation through ONNX Runtime equals the DJL model's, token for token. */
 class OnnxCausalLMTest {
+    @TempDir
+    static Path cache;
+
     static GenerationOptions greedy(int n) {
         return GenerationOptions.builder().maxNewTokens(n).useModelStopTokens(false).build();
     }
@@ -27,7 +31,7 @@ class OnnxCausalLMTest {
         try (CausalLM lm = CausalLM.load(dir, GlimpseEngine.newCpuManager(), DataType.FLOAT32)) {
             djl = lm.generate(prompt, greedy(12), null);
         }
-        try (OnnxCausalLM onnx = OnnxCausalLM.load(dir)) {
+        try (OnnxCausalLM onnx = OnnxCausalLM.builder(dir).cacheDir(cache).build()) {
             assertArrayEquals(djl, onnx.generate(prompt, greedy(12)), fixture);
         }
     }
@@ -38,7 +42,7 @@ class OnnxCausalLMTest {
         Path dir = TestData.model("stories260k");
         JsonNode bos = new ObjectMapper().readTree(dir.resolve("reference.json").toFile()).get("bos_greedy");
         int[] prompt = StoriesAndTokenizerTest.ints(bos.get("prompt_ids"));
-        try (OnnxCausalLM onnx = OnnxCausalLM.load(dir)) {
+        try (OnnxCausalLM onnx = OnnxCausalLM.builder(dir).cacheDir(cache).build()) {
             assertArrayEquals(StoriesAndTokenizerTest.ints(bos.get("ids")), onnx.generate(prompt, greedy(200)));
         }
     }
