@@ -13,6 +13,7 @@ import dev.glimpse.core.BadInputException;
 import dev.glimpse.core.Checkpoint;
 import dev.glimpse.core.GenerationConfig;
 import dev.glimpse.core.GlimpseEngine;
+import dev.glimpse.core.LanguageModelConfig;
 import dev.glimpse.core.LlavaConfig;
 import dev.glimpse.core.ModelConfig;
 import dev.glimpse.core.ModelRepository;
@@ -23,7 +24,10 @@ import dev.glimpse.eval.Problem;
 import dev.glimpse.language.CausalLM;
 import dev.glimpse.language.Decoder;
 import dev.glimpse.language.GenerationOptions;
+import dev.glimpse.language.InferenceEngine;
 import dev.glimpse.language.LanguageAdapter;
+import dev.glimpse.language.OnnxCausalLM;
+import dev.glimpse.language.WeightFormat;
 import dev.glimpse.language.Tokenizer;
 import dev.glimpse.vision.ImageLoader;
 import dev.glimpse.vision.Features;
@@ -45,6 +49,10 @@ import java.util.Map;
  * (letter and probability per choice) or by generation. Built from parts, from a Glimpse bundle directory
  * ({@code bundle.json}), or from a LLaVA checkpoint (llava-hf or transformers-5 key layout).
  *
+ * <p>The LLM runs on DJL (the engine training uses) or on ONNX Runtime with fp32, fp16, int8 or int4 weights
+ * ({@link Builder#engine}, {@link Builder#weights}); every entry point answers the same on both, within the weight
+ * format's error.
+ *
  * <p>Thread-safe for concurrent callers: weights are read-only and each call works in its own NDManager.
  */
 public final class VisionLanguageModel implements AutoCloseable {
@@ -52,6 +60,7 @@ public final class VisionLanguageModel implements AutoCloseable {
 
     private final VisionTower tower;
     private final CausalLM llm;
+    private final OnnxCausalLM onnx;
     private final Projector projector;
     private final NDManager manager;
     private final Map<String, NDArray> projectorWeights;
@@ -59,9 +68,15 @@ public final class VisionLanguageModel implements AutoCloseable {
     private final Tokenizer tokenizer;
 
     private VisionLanguageModel(VisionTower tower, CausalLM llm, Projector projector, PromptTemplate template) {
-        if (projector.inputDim() != tower.hiddenSize() || projector.outputDim() != llm.config().hiddenSize()) {
+        this(tower, llm, null, projector, template);
+    }
+
+    private VisionLanguageModel(VisionTower tower, CausalLM llm, OnnxCausalLM onnx, Projector projector,
+                                PromptTemplate template) {
+        LanguageModelConfig lc = llm != null ? llm.config() : onnx.config();
+        if (projector.inputDim() != tower.hiddenSize() || projector.outputDim() != lc.hiddenSize()) {
             throw new BadInputException("projector maps " + projector.inputDim() + "→" + projector.outputDim()
-                    + " but the tower gives " + tower.hiddenSize() + " and the LLM takes " + llm.config().hiddenSize());
+                    + " but the tower gives " + tower.hiddenSize() + " and the LLM takes " + lc.hiddenSize());
         }
         if (projector.positions() > 0 && projector.positions() != tower.numTokens()) {
             throw new BadInputException("the projector's position embedding covers " + projector.positions()
@@ -69,14 +84,42 @@ public final class VisionLanguageModel implements AutoCloseable {
         }
         this.tower = tower;
         this.llm = llm;
+        this.onnx = onnx;
         this.projector = projector;
         this.template = template;
-        this.tokenizer = llm.tokenizer().orElse(null);
-        this.manager = llm.manager().newSubManager();
+        this.tokenizer = (llm != null ? llm.tokenizer() : onnx.tokenizer()).orElse(null);
+        this.manager = llm != null ? llm.manager().newSubManager() : GlimpseEngine.newCpuManager();
         this.projectorWeights = projector.toNDArrays(manager, false);
-        if (llm.dataType() != DataType.FLOAT32) {
-            projectorWeights.replaceAll((k, v) -> v.toType(llm.dataType(), false));
+        if (dataType() != DataType.FLOAT32) {
+            projectorWeights.replaceAll((k, v) -> v.toType(dataType(), false));
         }
+    }
+
+    /** Joins a tower and an LLM run by ONNX Runtime with a trained adapter. Takes ownership of the parts. */
+    public static VisionLanguageModel of(VisionTower tower, OnnxCausalLM llm, Adapter adapter, String llmName,
+                                         PromptTemplate template) {
+        adapter.config().checkCompatible(tower.name(), tower.layer(), tower.numTokens(), tower.hiddenSize(), llmName,
+                llm.config().hiddenSize());
+        return new VisionLanguageModel(tower, null, llm, adapter.projector(), template);
+    }
+
+    /** The engine running the LLM. */
+    public InferenceEngine engine() {
+        return llm != null ? InferenceEngine.DJL : InferenceEngine.ONNX;
+    }
+
+    /** The LLM's configuration, whichever engine runs it. */
+    public LanguageModelConfig languageConfig() {
+        return llm != null ? llm.config() : onnx.config();
+    }
+
+    /** The LLM's tokenizer; a clear error when the checkpoint has none. */
+    public Tokenizer tokenizer() {
+        return requireTokenizer();
+    }
+
+    private DataType dataType() {
+        return llm != null ? llm.dataType() : DataType.FLOAT32;
     }
 
     /** Joins parts; the adapter must have been trained for this tower and LLM. Takes ownership of the parts. */
@@ -108,7 +151,14 @@ public final class VisionLanguageModel implements AutoCloseable {
     }
 
     /** Where and how to load: one instance per {@link Builder#build()}. */
-    private record Loader(ModelRepository repository, Device device, DataType dataType) {
+    private record Loader(ModelRepository repository, Device device, DataType dataType, InferenceEngine engine,
+                          WeightFormat weights, int threads, Path onnxCache) {
+        OnnxCausalLM.Builder onnx(Path dir) {
+            OnnxCausalLM.Builder b = OnnxCausalLM.builder(dir).weights(weights).threads(threads)
+                    .gpu(device != null && device.isGpu());
+            return onnxCache != null ? b.cacheDir(onnxCache) : b;
+        }
+
         NDManager llmManager() {
             return device == null ? GlimpseEngine.newManager() : GlimpseEngine.newManager(device);
         }
@@ -138,8 +188,32 @@ public final class VisionLanguageModel implements AutoCloseable {
         private DataType dataType;
         private int threads;
         private Progress progress = Progress.NONE;
+        private InferenceEngine engine = InferenceEngine.DJL;
+        private WeightFormat weights;
+        private Path onnxCache;
 
         private Builder() {}
+
+        /**
+         * The LLM's engine (default DJL). ONNX builds the LLM as an ONNX graph once (cached) and runs it with ONNX
+         * Runtime; adaption-prompt adapters need DJL.
+         */
+        public Builder engine(InferenceEngine engine) {
+            this.engine = engine;
+            return this;
+        }
+
+        /** The ONNX engine's weight format (default fp32; int4 for the smallest and fastest on CPUs). */
+        public Builder weights(WeightFormat weights) {
+            this.weights = weights;
+            return this;
+        }
+
+        /** Where the ONNX engine keeps built models (default ~/.cache/glimpse/onnx). */
+        public Builder onnxCache(Path dir) {
+            this.onnxCache = dir;
+            return this;
+        }
 
         /** A bundle directory, a LLaVA checkpoint directory, or a hub id {@code org/name[@revision]}. */
         public Builder model(String model) {
@@ -184,11 +258,16 @@ public final class VisionLanguageModel implements AutoCloseable {
             if (model == null || model.isBlank()) {
                 throw new BadInputException("VisionLanguageModel.builder(): model(...) is required");
             }
+            if (weights != null && weights != WeightFormat.FP32 && engine == InferenceEngine.DJL) {
+                throw new BadInputException("weights " + weights + " need the onnx engine (DJL runs fp32 or fp16:"
+                        + " use dataType(FLOAT16))");
+            }
             if (threads > 0) {
                 GlimpseEngine.threads(threads);
             }
             Loader l = new Loader(repository != null ? repository : ModelRepository.builder().progress(progress)
-                    .build(), device, dataType);
+                    .build(), device, dataType, engine, weights != null ? weights : WeightFormat.FP32, threads,
+                    onnxCache);
             Path dir = l.repository().resolve(model);
             if (Files.isRegularFile(dir.resolve(BUNDLE))) {
                 return loadBundle(dir, l);
@@ -255,6 +334,18 @@ public final class VisionLanguageModel implements AutoCloseable {
         String layer = n.path("vision_layer").asText("-2");
         boolean dropCls = n.path("drop_cls").asBoolean(true);
         VisionTower tower = openTower(vision, layer, dropCls);
+        if (l.engine() == InferenceEngine.ONNX) {
+            OnnxCausalLM.Builder b = l.onnx(llmDir);
+            if (llmAdapter != null) {
+                b.mergeLora(llmAdapter, resolve(dir, n.get("llm_adapter").asText(), l.repository()));
+            }
+            try {
+                return of(tower, b.build(), adapter, llmDir.getFileName().toString(), t);
+            } catch (RuntimeException e) {
+                tower.close();
+                throw e;
+            }
+        }
         CausalLM lm = null;
         try {
             lm = l.llm(llmDir);
@@ -308,14 +399,19 @@ public final class VisionLanguageModel implements AutoCloseable {
             String lmPrefix = prefixOf(ckpt, "embed_tokens.weight");
             String head = ckpt.contains("lm_head.weight") ? "lm_head.weight"
                     : lmPrefix.replaceFirst("model\\.$", "") + "lm_head.weight";
-            Tokenizer tok = Files.isRegularFile(dir.resolve("tokenizer.json")) ? Tokenizer.load(dir) : null;
-            CausalLM lm = CausalLM.fromCheckpoint(cfg.text(), ckpt, lmPrefix, head, llmManager,
-                    l.dataType() != null ? l.dataType() : CausalLM.defaultType(llmManager), tok,
-                    GenerationConfig.read(dir));
             Projector proj = Projector.fromCheckpoint(ckpt, prefixOf(ckpt, "multi_modal_projector.linear_1.weight")
                     + "multi_modal_projector.");
             PromptTemplate t = new PromptTemplate("USER: " + PromptTemplate.LLAVA.template() + " ASSISTANT:",
                     PromptTemplate.Scoring.LETTERS, " ");
+            if (l.engine() == InferenceEngine.ONNX) {
+                llmManager.close();
+                OnnxCausalLM lm = l.onnx(dir).part(cfg.text(), dir, lmPrefix, head).build();
+                return new VisionLanguageModel(tower, null, lm, proj, t);
+            }
+            Tokenizer tok = Files.isRegularFile(dir.resolve("tokenizer.json")) ? Tokenizer.load(dir) : null;
+            CausalLM lm = CausalLM.fromCheckpoint(cfg.text(), ckpt, lmPrefix, head, llmManager,
+                    l.dataType() != null ? l.dataType() : CausalLM.defaultType(llmManager), tok,
+                    GenerationConfig.read(dir));
             return new VisionLanguageModel(tower, lm, proj, t);
         } catch (RuntimeException e) {
             towerManager.close();
@@ -337,8 +433,18 @@ public final class VisionLanguageModel implements AutoCloseable {
         return tower;
     }
 
+    /** The DJL LLM (what training uses); an error when this model runs on the ONNX engine. */
     public CausalLM llm() {
+        if (llm == null) {
+            throw new IllegalStateException("this model's LLM runs on the ONNX engine; llm() is the DJL model, for "
+                    + "training and adaption prompts: load with engine(InferenceEngine.DJL)");
+        }
         return llm;
+    }
+
+    /** The ONNX Runtime LLM, when this model runs on the ONNX engine. */
+    public java.util.Optional<OnnxCausalLM> onnxLlm() {
+        return java.util.Optional.ofNullable(onnx);
     }
 
     public Projector projector() {
@@ -358,8 +464,8 @@ public final class VisionLanguageModel implements AutoCloseable {
             System.arraycopy(features.get(i), 0, all, i * n * d, n * d);
         }
         NDArray x = m.create(all, new Shape((long) features.size() * n, d));
-        if (llm.dataType() != DataType.FLOAT32) {
-            x = x.toType(llm.dataType(), false);
+        if (dataType() != DataType.FLOAT32) {
+            x = x.toType(dataType(), false);
         }
         return projector.forward(x, projectorWeights);
     }
@@ -388,6 +494,10 @@ public final class VisionLanguageModel implements AutoCloseable {
                 feats.add(f.image(i));
             }
             MultimodalPrompt p = MultimodalPrompt.fromIds(inputIds, imageTokenId, tower.numTokens());
+            if (onnx != null) {
+                OnnxPrompt o = OnnxPrompt.of(p, project(m, feats), languageConfig().hiddenSize());
+                return onnx.logits(o.ids(), o.embeds());
+            }
             NDArray embeds = MultimodalPrompt.splice(llm, m, new int[][] {p.ids()}, project(m, feats));
             return llm.forward(CausalLM.Input.embeds(embeds)).logits().toType(DataType.FLOAT32, false).toFloatArray();
         }
@@ -419,7 +529,13 @@ public final class VisionLanguageModel implements AutoCloseable {
                 scored.add(i);
             }
         }
-        if (!scored.isEmpty()) {
+        if (!scored.isEmpty() && onnx != null) {
+            for (int i : scored) {
+                Question q = questions.get(i);
+                String prompt = template.render(q);
+                out[i] = choose(q, scoreContinuations(prompt, features.get(i), continuations(q.choices())));
+            }
+        } else if (!scored.isEmpty()) {
             try (NDManager m = manager.newSubManager()) {
                 List<NDArray> embeds = new ArrayList<>();
                 List<NDArray> visuals = new ArrayList<>();
@@ -479,6 +595,10 @@ public final class VisionLanguageModel implements AutoCloseable {
         List<int[]> conts = continuationIds(prompt, continuations);
         try (NDManager m = manager.newSubManager()) {
             NDArray image = features.isEmpty() ? null : project(m, features);
+            if (onnx != null) {
+                OnnxPrompt o = OnnxPrompt.of(p, image, languageConfig().hiddenSize());
+                return onnx.scoreContinuations(o.ids(), o.embeds(), conts);
+            }
             NDArray embeds = MultimodalPrompt.splice(llm, m, new int[][] {p.ids()}, image);
             return llm.scoreContinuations(embeds, visual(m, p, image), conts);
         }
@@ -495,7 +615,7 @@ public final class VisionLanguageModel implements AutoCloseable {
 
     /** The global image feature for adaption prompts (multimodal LLaMA-Adapter), or null when none is used. */
     private NDArray visual(NDManager m, MultimodalPrompt p, NDArray image) {
-        boolean prompts = llm.adapter().flatMap(LanguageAdapter::adaptionPrompt).isPresent();
+        boolean prompts = llm != null && llm.adapter().flatMap(LanguageAdapter::adaptionPrompt).isPresent();
         return prompts ? MultimodalPrompt.globalImageFeature(m, new int[][] {p.ids()}, image) : null;
     }
 
@@ -529,6 +649,9 @@ public final class VisionLanguageModel implements AutoCloseable {
     /** Generates a continuation of a prompt with images spliced in (greedy or sampled). */
     public String generate(String prompt, List<float[]> features, GenerationOptions options) {
         int[] out;
+        if (onnx != null) {
+            return tokenizer.decode(stream(prompt, features, options, (tok, logits, off) -> true).tokens());
+        }
         try (NDManager m = manager.newSubManager()) {
             Decoder.Sequence s = sequence(m, prompt, features, options);
             out = llm.generate(s.promptEmbeds(), s.visual(), options, null);
@@ -549,6 +672,11 @@ public final class VisionLanguageModel implements AutoCloseable {
     public Completion complete(String prompt, List<float[]> features, GenerationOptions options, List<String> stops,
                                java.util.function.Consumer<String> onText) {
         TextStream text = new TextStream(requireTokenizer(), stops, onText);
+        if (onnx != null) {
+            OnnxCausalLM.Generation g = stream(prompt, features, options, (tok, logits, off) -> text.accept(tok));
+            return new Completion(text.finish(), promptTokens(prompt), g.tokens().length,
+                    g.finish() == Decoder.Finish.LENGTH);
+        }
         try (NDManager m = manager.newSubManager(); Decoder d = llm.decoder()) {
             Decoder.Sequence s = sequence(m, prompt, features, options);
             int id = d.add(List.of(s.sink((tok, logits, offset) -> text.accept(tok))))[0];
@@ -562,14 +690,39 @@ public final class VisionLanguageModel implements AutoCloseable {
     }
 
     /**
-     * A prompt with its images' features spliced in, ready to join a {@link Decoder} (continuous batching); its
+     * Generates one completion on whichever engine runs the LLM, giving {@code sink} each token with its logits as
+     * it is made (the sink ends it by returning false). The engine-neutral path of the server's ONNX worker.
+     */
+    public OnnxCausalLM.Generation stream(String prompt, List<float[]> features, GenerationOptions options,
+                                          Decoder.TokenSink sink) {
+        MultimodalPrompt p = MultimodalPrompt.encode(requireTokenizer(), prompt, tower.numTokens());
+        checkImages(p, features);
+        if (onnx != null) {
+            try (NDManager m = manager.newSubManager()) {
+                NDArray image = features.isEmpty() ? null : project(m, features);
+                OnnxPrompt o = OnnxPrompt.of(p, image, languageConfig().hiddenSize());
+                return onnx.generate(o.ids(), o.embeds(), options, sink);
+            }
+        }
+        try (NDManager m = manager.newSubManager(); Decoder d = llm.decoder()) {
+            int id = d.add(List.of(sequence(m, prompt, features, options).sink(sink)))[0];
+            while (d.active() > 0) {
+                d.step();
+            }
+            return new OnnxCausalLM.Generation(d.result(id), d.finish(id));
+        }
+    }
+
+    /**
+     * A prompt with its images' features spliced in, ready to join a {@link Decoder} (continuous batching; DJL
+     * engine only); its
      * arrays live in {@code m}, which must stay open until the decoder has taken it.
      */
     public Decoder.Sequence sequence(NDManager m, String prompt, List<float[]> features, GenerationOptions options) {
         MultimodalPrompt p = MultimodalPrompt.encode(requireTokenizer(), prompt, tower.numTokens());
         checkImages(p, features);
         NDArray image = features.isEmpty() ? null : project(m, features);
-        NDArray embeds = MultimodalPrompt.splice(llm, m, new int[][] {p.ids()}, image);
+        NDArray embeds = MultimodalPrompt.splice(llm(), m, new int[][] {p.ids()}, image);
         return Decoder.Sequence.embeds(embeds, visual(m, p, image), options);
     }
 
@@ -596,6 +749,11 @@ public final class VisionLanguageModel implements AutoCloseable {
     public void close() {
         manager.close();
         tower.close();
-        llm.close();
+        if (llm != null) {
+            llm.close();
+        }
+        if (onnx != null) {
+            onnx.close();
+        }
     }
 }

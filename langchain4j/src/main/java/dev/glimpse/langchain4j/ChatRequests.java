@@ -72,7 +72,7 @@ final class ChatRequests {
             g.sample(p.temperature(), p.topK() == null ? 0 : p.topK(), p.topP() == null ? 1 : p.topP());
         }
         try {
-            String prompt = Conversation.render(vlm.llm().requireTokenizer(), messages);
+            String prompt = Conversation.render(vlm.tokenizer(), messages);
             VisionLanguageModel.Completion c = vlm.complete(prompt, vlm.features(images), g.build(),
                     p.stopSequences() == null ? List.of() : p.stopSequences(), onText);
             return ChatResponse.builder().aiMessage(AiMessage.from(c.text())).modelName(modelName)

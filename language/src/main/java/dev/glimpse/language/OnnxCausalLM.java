@@ -143,13 +143,39 @@ public final class OnnxCausalLM implements AutoCloseable {
      * {@code embeds} (row-major [ids.length, H]; null when every id is a token).
      */
     public int[] generate(long[] ids, float[] embeds, GenerationOptions options, CausalLM.TokenListener listener) {
+        return generate(ids, embeds, options, (tok, logits, offset) -> {
+            if (listener != null) {
+                listener.onToken(0, tok);
+            }
+            return true;
+        }).tokens();
+    }
+
+    /** The tokens a generation made (a stop token kept last) and why it ended. */
+    public record Generation(int[] tokens, Decoder.Finish finish) {}
+
+    /**
+     * As {@link #generate(long[], float[], GenerationOptions, CausalLM.TokenListener)}, giving {@code sink} each
+     * token with its logits as it is made; the sink ends the generation by returning false (e.g. at a stop string).
+     */
+    public Generation generate(long[] ids, float[] embeds, GenerationOptions options, Decoder.TokenSink sink) {
         checkPrompt(ids, embeds, options.maxNewTokens());
         Set<Integer> stops = new LinkedHashSet<>(options.stopTokens());
         if (options.useModelStopTokens()) {
             stops.addAll(generation.eosTokenIds());
             stops.addAll(config.eosTokenIds());
         }
-        return OnnxThreads.call(() -> decode(ids, embeds, options, stops, listener));
+        return OnnxThreads.call(() -> decode(ids, embeds, options, stops, sink));
+    }
+
+    /** Logits [T, V] of every position of a prompt (ids, with embeddings where ids are below 0). */
+    public float[] logits(long[] ids, float[] embeds) {
+        checkPrompt(ids, embeds, 0);
+        return OnnxThreads.call(() -> {
+            try (Step s = forward(null, ids, embeds, 1, ids.length, ids.length)) {
+                return s.logits;
+            }
+        });
     }
 
     /**
@@ -214,11 +240,12 @@ public final class OnnxCausalLM implements AutoCloseable {
         }
     }
 
-    private int[] decode(long[] prompt, float[] embeds, GenerationOptions options, Set<Integer> stops,
-                         CausalLM.TokenListener listener) throws OrtException {
+    private Generation decode(long[] prompt, float[] embeds, GenerationOptions options, Set<Integer> stops,
+                              Decoder.TokenSink sink) throws OrtException {
         int v = config.vocabSize();
         Random random = new Random(options.seed());
         List<Integer> out = new ArrayList<>();
+        Decoder.Finish finish = Decoder.Finish.LENGTH;
         Step past = null;
         try {
             long[] ids = prompt;
@@ -232,10 +259,13 @@ public final class OnnxCausalLM implements AutoCloseable {
                 int tok = options.doSample() ? Sampler.sample(next.logits, 0, v, options, random)
                         : Sampler.argmax(next.logits, 0, v);
                 out.add(tok);
-                if (listener != null) {
-                    listener.onToken(0, tok);
-                }
+                boolean more = sink == null || sink.accept(tok, next.logits, 0);
                 if (stops.contains(tok)) {
+                    finish = Decoder.Finish.STOP_TOKEN;
+                    break;
+                }
+                if (!more) {
+                    finish = Decoder.Finish.SINK;
                     break;
                 }
                 ids = new long[] {tok};
@@ -246,7 +276,7 @@ public final class OnnxCausalLM implements AutoCloseable {
                 past.close();
             }
         }
-        return out.stream().mapToInt(Integer::intValue).toArray();
+        return new Generation(out.stream().mapToInt(Integer::intValue).toArray(), finish);
     }
 
     /**
@@ -376,7 +406,7 @@ public final class OnnxCausalLM implements AutoCloseable {
         private Path loraDir;
         private WeightFormat weights = WeightFormat.FP32;
         private int blockSize = 32;
-        private int accuracyLevel = 4;
+        private Integer accuracyLevel;
         private int threads;
         private boolean gpu;
         private Path cacheDir;
@@ -398,8 +428,10 @@ public final class OnnxCausalLM implements AutoCloseable {
         }
 
         /**
-         * MatMulNBits' accuracy level: 4 (default) quantizes activations to int8 for integer dot products, the fast
-         * path on CPUs; 1 computes in fp32 from the dequantized weights.
+         * MatMulNBits' accuracy level: 4 quantizes activations to int8 for integer dot products, the fast path on
+         * CPUs; 1 computes in fp32 from the dequantized weights. Default: 4 for int4 (speed is its point; its error
+         * is the weights'), 1 for int8 (accuracy is its point: on the demo bundle level 4 moved 2 of 100 chosen
+         * options, level 1 none).
          */
         public Builder accuracyLevel(int level) {
             this.accuracyLevel = level;
@@ -453,10 +485,11 @@ public final class OnnxCausalLM implements AutoCloseable {
             if (weights.bits() > 0 && (blockSize < 16 || Integer.bitCount(blockSize) != 1)) {
                 throw new BadInputException("block size must be a power of two ≥ 16, not " + blockSize);
             }
-            if (accuracyLevel < 0 || accuracyLevel > 4) {
-                throw new BadInputException("accuracy level is 0..4 (4 = int8 activations), not " + accuracyLevel);
+            int level = accuracyLevel != null ? accuracyLevel : weights == WeightFormat.INT4 ? 4 : 1;
+            if (level < 0 || level > 4) {
+                throw new BadInputException("accuracy level is 0..4 (4 = int8 activations), not " + level);
             }
-            OnnxLlamaGraph.Options o = new OnnxLlamaGraph.Options(weights, blockSize, accuracyLevel);
+            OnnxLlamaGraph.Options o = new OnnxLlamaGraph.Options(weights, blockSize, level);
             String key = fingerprint(c, ckptLocation, o);
             Path root = cacheDir != null ? cacheDir : defaultCache();
             Path built = root.resolve(dir.toAbsolutePath().normalize().getFileName() + "-" + weights + "-"

@@ -341,7 +341,7 @@ public final class GlimpseServer implements AutoCloseable {
                     + modelName + "' (GET /v1/models)", "model");
         }
         ChatRequest r = ChatRequest.parse(req, this::image);
-        String prompt = Conversation.render(vlm.llm().requireTokenizer(), r.messages());
+        String prompt = Conversation.render(vlm.tokenizer(), r.messages());
         int promptTokens = checkPromptLength(vlm.promptTokens(prompt), r.images().size(),
                 r.generation().maxNewTokens());
         ModelWorker.ChatJob job = new ModelWorker.ChatJob(prompt, promptTokens, r.images(), r.generation(), r.stops(),
@@ -498,7 +498,7 @@ public final class GlimpseServer implements AutoCloseable {
 
     /** Refuses prompts over the limits: the prompt alone, and with {@code maxNew} tokens to generate. */
     private int checkPromptLength(int total, int images, int maxNew) {
-        int positions = vlm.llm().config().maxPositionEmbeddings();
+        int positions = vlm.languageConfig().maxPositionEmbeddings();
         int limit = Math.min(options.maxPromptTokens, positions);
         if (total > limit) {
             throw new HttpError(400, "prompt of " + total + " tokens (" + images + " image(s) of "

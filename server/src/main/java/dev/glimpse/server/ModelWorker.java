@@ -6,6 +6,8 @@ import dev.glimpse.fusion.Question;
 import dev.glimpse.fusion.TextStream;
 import dev.glimpse.fusion.VisionLanguageModel;
 import dev.glimpse.language.Decoder;
+import dev.glimpse.language.InferenceEngine;
+import dev.glimpse.language.OnnxCausalLM;
 import dev.glimpse.language.GenerationOptions;
 import dev.glimpse.language.Tokenizer;
 import java.awt.image.BufferedImage;
@@ -102,7 +104,7 @@ final class ModelWorker {
 
     ModelWorker(VisionLanguageModel vlm, int queueCapacity, int maxBatch, ServerMetrics metrics) {
         this.vlm = vlm;
-        this.tokenizer = vlm.llm().requireTokenizer();
+        this.tokenizer = vlm.tokenizer();
         this.queue = new ArrayBlockingQueue<>(queueCapacity);
         this.maxBatch = maxBatch;
         this.metrics = metrics;
@@ -142,6 +144,10 @@ final class ModelWorker {
     }
 
     private void run() {
+        if (vlm.engine() == InferenceEngine.ONNX) {
+            runOneAtATime();
+            return;
+        }
         Decoder decoder = vlm.llm().decoder();
         Map<Integer, ChatJob> decoding = new HashMap<>();
         while (true) {
@@ -183,6 +189,61 @@ final class ModelWorker {
         decoder.close();
     }
 
+    /**
+     * The ONNX engine's loop: multiple-choice questions that arrive together are still answered together, but
+     * completions decode one at a time (continuous batching is the DJL engine's, for now).
+     */
+    private void runOneAtATime() {
+        while (running || !queue.isEmpty()) {
+            List<Job> fresh = new ArrayList<>();
+            try {
+                Job first = queue.poll(200, TimeUnit.MILLISECONDS);
+                if (first == null) {
+                    continue;
+                }
+                fresh.add(first);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+            queue.drainTo(fresh, Math.max(0, maxBatch - 1));
+            long now = System.nanoTime();
+            List<AnswerJob> answers = new ArrayList<>();
+            List<List<float[]>> answerFeatures = new ArrayList<>();
+            List<ChatJob> chats = new ArrayList<>();
+            for (Job j : fresh) {
+                metrics.queueWait((now - j.enqueued) / 1e9);
+                if (j instanceof AnswerJob a) {
+                    answers.add(a);
+                } else if (j instanceof ChatJob c && !c.cancelled) {
+                    chats.add(c);
+                }
+            }
+            try {
+                for (AnswerJob a : answers) {
+                    answerFeatures.add(vlm.features(a.images));
+                }
+            } catch (RuntimeException e) {
+                answers.forEach(j -> fail(j, e));
+                answers.clear();
+            }
+            answer(answers, answerFeatures);
+            for (ChatJob c : chats) {
+                active = 1;
+                try {
+                    c.text = new TextStream(tokenizer, c.stops, piece -> emit(c, piece));
+                    metrics.decodeBatch(1);
+                    OnnxCausalLM.Generation g = vlm.stream(c.prompt, vlm.features(c.images), c.options,
+                            (tok, logits, off) -> token(c, tok, logits, off));
+                    done(c, g.tokens().length, g.finish() == Decoder.Finish.LENGTH);
+                } catch (RuntimeException e) {
+                    fail(c, e);
+                }
+                active = 0;
+            }
+        }
+    }
+
     /** Starts newly taken jobs: one tower call for all their images, answers scored, completions joined. */
     private void take(List<Job> fresh, Decoder decoder, Map<Integer, ChatJob> decoding) {
         long now = System.nanoTime();
@@ -218,7 +279,7 @@ final class ModelWorker {
         if (chats.isEmpty()) {
             return;
         }
-        try (NDManager m = vlm.llm().manager().newSubManager()) {
+        try (NDManager m = vlm.llm().manager().newSubManager()) { // DJL engine only (see runOneAtATime)
             List<Decoder.Sequence> seqs = new ArrayList<>();
             for (int i = 0; i < chats.size(); i++) {
                 ChatJob c = chats.get(i);
@@ -273,7 +334,7 @@ final class ModelWorker {
 
     /** log-softmax of the step's logits at {@code tok}, with the {@code top} most likely tokens. */
     private TokenLogprob logprob(int tok, float[] logits, int offset, int top) {
-        int v = vlm.llm().config().vocabSize();
+        int v = vlm.languageConfig().vocabSize();
         double max = Double.NEGATIVE_INFINITY;
         for (int i = 0; i < v; i++) {
             max = Math.max(max, logits[offset + i]);
@@ -316,18 +377,20 @@ final class ModelWorker {
                 continue;
             }
             it.remove();
-            ChatJob c = e.getValue();
-            c.text.finish();
-            if (!c.pending.isEmpty()) {
-                emit(c, ""); // tokens that add no text (e.g. the end-of-sequence token) still have log-probabilities
-            }
-            boolean length = decoder.finish(e.getKey()) == Decoder.Finish.LENGTH;
-            if (c.cancelled) {
-                metrics.error("client_gone");
-            }
-            metrics.completion(out.length, c.firstTokenAt == 0 ? 0 : (System.nanoTime() - c.firstTokenAt) / 1e9);
-            c.events.add(new Done(length ? "length" : "stop", c.promptTokens, out.length));
+            done(e.getValue(), out.length, decoder.finish(e.getKey()) == Decoder.Finish.LENGTH);
         }
+    }
+
+    private void done(ChatJob c, int tokens, boolean length) {
+        c.text.finish();
+        if (!c.pending.isEmpty()) {
+            emit(c, ""); // tokens that add no text (e.g. the end-of-sequence token) still have log-probabilities
+        }
+        if (c.cancelled) {
+            metrics.error("client_gone");
+        }
+        metrics.completion(tokens, c.firstTokenAt == 0 ? 0 : (System.nanoTime() - c.firstTokenAt) / 1e9);
+        c.events.add(new Done(length ? "length" : "stop", c.promptTokens, tokens));
     }
 
     private static void fail(Job j, RuntimeException e) {

@@ -30,6 +30,9 @@ final class AskCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "Bundle dir, LLaVA checkpoint dir, or hub id.")
     String model;
 
+    @picocli.CommandLine.Mixin
+    EngineOptions engineOptions = new EngineOptions();
+
     @Option(names = "--image", required = true, description = "Image file (repeat for several images).")
     List<Path> images;
 
@@ -62,7 +65,7 @@ final class AskCommand implements Callable<Integer> {
             throw new dev.glimpse.core.BadInputException("--choices needs at least two options separated by '|'");
         }
         Answer a;
-        try (VisionLanguageModel vlm = GlimpseCli.loadModel(model)) {
+        try (VisionLanguageModel vlm = engineOptions.load(model)) {
             a = vlm.answer(new Question(imgs, question, opts, context));
         }
         if (json) {

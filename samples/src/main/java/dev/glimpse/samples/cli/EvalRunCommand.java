@@ -26,6 +26,9 @@ final class EvalRunCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "Bundle dir, LLaVA checkpoint dir, or hub id.")
     String model;
 
+    @picocli.CommandLine.Mixin
+    EngineOptions engineOptions = new EngineOptions();
+
     @Option(names = "--questions", required = true, description = "LLaVA question file or official problems.json.")
     Path questions;
 
@@ -76,7 +79,7 @@ final class EvalRunCommand implements Callable<Integer> {
         AnswerPolicy pol = AnswerPolicy.parse(policy);
         ImageLoader loader = new ImageLoader();
         EvalReport r;
-        try (VisionLanguageModel vlm = GlimpseCli.loadModel(model);
+        try (VisionLanguageModel vlm = engineOptions.load(model);
              CliProgress bar = new CliProgress("eval", d.size(), "q")) {
             PromptTemplate t = switch (template.toLowerCase(java.util.Locale.ROOT)) {
                 case "model" -> vlm.template();

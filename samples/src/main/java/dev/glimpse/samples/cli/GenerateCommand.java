@@ -4,6 +4,9 @@ import dev.glimpse.core.BadInputException;
 import dev.glimpse.core.ModelRepository;
 import dev.glimpse.language.CausalLM;
 import dev.glimpse.language.GenerationOptions;
+import dev.glimpse.language.InferenceEngine;
+import dev.glimpse.language.LanguageAdapter;
+import dev.glimpse.language.OnnxCausalLM;
 import dev.glimpse.language.Tokenizer;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -28,6 +31,9 @@ import picocli.CommandLine.Spec;
 final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "Model directory or hub id org/name[@rev].")
     String model;
+
+    @picocli.CommandLine.Mixin
+    EngineOptions engineOptions = new EngineOptions();
 
     @ArgGroup(exclusive = true, multiplicity = "1")
     PromptInput input;
@@ -75,48 +81,69 @@ final class GenerateCommand implements Callable<Integer> {
             throw new BadInputException("--greedy and --temperature exclude each other");
         }
         Path dir = GlimpseCli.repository().resolve(model);
+        GenerationOptions.Builder b = GenerationOptions.builder().maxNewTokens(maxNewTokens).seed(seed);
+        if (temperature != null) {
+            b.sample(temperature, topK, topP);
+        }
+        if (engineOptions.effectiveEngine() == InferenceEngine.ONNX) {
+            OnnxCausalLM.Builder ob = OnnxCausalLM.builder(dir).weights(engineOptions.weights);
+            if (lora != null) {
+                ob.mergeLora(LanguageAdapter.load(lora), lora);
+            }
+            try (OnnxCausalLM lm = ob.build()) {
+                Tokenizer tok = lm.tokenizer().orElse(null);
+                return run(out, tok, b.build(), (ids, o, l) -> lm.generate(ids, o, l));
+            }
+        }
         try (CausalLM lm = CausalLM.load(dir)) {
             if (lora != null) {
-                lm.attach(dev.glimpse.language.LanguageAdapter.load(lora), true);
+                lm.attach(LanguageAdapter.load(lora), true);
             }
-            Tokenizer tok = lm.tokenizer().orElse(null);
-            int[] ids = input.inputIds != null ? input.inputIds : lm.requireTokenizer().encode(input.prompt);
-            GenerationOptions.Builder b = GenerationOptions.builder().maxNewTokens(maxNewTokens).seed(seed);
-            if (temperature != null) {
-                b.sample(temperature, topK, topP);
-            }
-            List<Integer> generated = new ArrayList<>();
-            String[] printed = {""};
-            int[] outIds = lm.generate(ids, b.build(), (row, t) -> {
-                generated.add(t);
-                if (!json && tok != null) {
-                    // decode the whole tail so multi-byte characters and spacing come out right
-                    String text = tok.decode(generated.stream().mapToInt(Integer::intValue).toArray());
-                    if (text.startsWith(printed[0])) {
-                        out.print(text.substring(printed[0].length()));
-                        out.flush();
-                        printed[0] = text;
-                    }
-                } else if (!json) {
-                    out.print(t + " ");
-                    out.flush();
-                }
-            });
-            String text = tok == null ? null : tok.decode(outIds);
-            if (json) {
-                Map<String, Object> o = new LinkedHashMap<>();
-                o.put("input_ids", ids);
-                o.put("output_ids", outIds);
-                o.put("text", text);
-                out.println(Json.write(o));
-            } else {
-                if (text != null && !text.equals(printed[0]) && text.startsWith(printed[0])) {
-                    out.print(text.substring(printed[0].length()));
-                }
-                out.println();
-            }
-            return 0;
+            return run(out, lm.tokenizer().orElse(null), b.build(), (ids, o, l) -> lm.generate(ids, o, l));
         }
+    }
+
+    /** Either engine's generate. */
+    private interface Generator {
+        int[] generate(int[] ids, GenerationOptions options, CausalLM.TokenListener listener);
+    }
+
+    private int run(PrintWriter out, Tokenizer tok, GenerationOptions options, Generator lm) {
+        if (input.inputIds == null && tok == null) {
+            throw new BadInputException(model + " has no tokenizer.json: give --input-ids");
+        }
+        int[] ids = input.inputIds != null ? input.inputIds : tok.encode(input.prompt);
+        List<Integer> generated = new ArrayList<>();
+        String[] printed = {""};
+        int[] outIds = lm.generate(ids, options, (row, t) -> {
+            generated.add(t);
+            if (!json && tok != null) {
+                // decode the whole tail so multi-byte characters and spacing come out right
+                String text = tok.decode(generated.stream().mapToInt(Integer::intValue).toArray());
+                if (text.startsWith(printed[0])) {
+                    out.print(text.substring(printed[0].length()));
+                    out.flush();
+                    printed[0] = text;
+                }
+            } else if (!json) {
+                out.print(t + " ");
+                out.flush();
+            }
+        });
+        String text = tok == null ? null : tok.decode(outIds);
+        if (json) {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("input_ids", ids);
+            o.put("output_ids", outIds);
+            o.put("text", text);
+            out.println(Json.write(o));
+        } else {
+            if (text != null && !text.equals(printed[0]) && text.startsWith(printed[0])) {
+                out.print(text.substring(printed[0].length()));
+            }
+            out.println();
+        }
+        return 0;
     }
 
     @Override

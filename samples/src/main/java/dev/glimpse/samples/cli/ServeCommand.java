@@ -24,6 +24,9 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "Bundle dir, LLaVA checkpoint dir, or hub id.")
     String model;
 
+    @picocli.CommandLine.Mixin
+    EngineOptions engineOptions = new EngineOptions();
+
     @Option(names = "--host", defaultValue = "127.0.0.1", description = "Bind address (default ${DEFAULT-VALUE}).")
     String host;
 
@@ -61,7 +64,7 @@ final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        VisionLanguageModel vlm = GlimpseCli.loadModel(model);
+        VisionLanguageModel vlm = engineOptions.load(model);
         GlimpseServer server = GlimpseServer.builder(vlm).modelName(name != null ? name : model).host(host).port(port)
                 .maxBodyBytes((long) maxBodyMb << 20).maxPixels(maxPixels).maxPromptTokens(maxPromptTokens)
                 .queueCapacity(queue).maxBatch(batch).allowRemoteImages(allowRemote).build();

@@ -41,4 +41,24 @@ class GenerateCommandTest {
         r = CliRunner.run("generate", "--model", "no/such-dir-here", "--prompt", "x");
         assertTrue(r.code() != 0);
     }
+
+    @Test
+    void theOnnxEngineGeneratesTheSameTokensAndWrongCombinationsAreExit2() throws Exception {
+        String[] args = {"generate", "--model", MODEL, "--input-ids", "1,403,407,261,378", "--max-new-tokens", "5",
+            "--json", "--engine", "onnx"};
+        CliRunner r = CliRunner.run(args);
+        assertEquals(0, r.code(), r.err());
+        assertEquals("[432,383,286,261,376]", new ObjectMapper().readTree(r.out()).get("output_ids").toString());
+        CliRunner q = CliRunner.run("generate", "--model", MODEL, "--prompt", "Once upon a time", "--max-new-tokens",
+                "10", "--weights", "int8", "--json");
+        assertEquals(0, q.code(), q.err());
+        assertEquals(10, new ObjectMapper().readTree(q.out()).get("output_ids").size());
+        CliRunner bad = CliRunner.run("generate", "--model", MODEL, "--prompt", "x", "--engine", "djl", "--weights",
+                "int4");
+        assertEquals(2, bad.code());
+        assertTrue(bad.err().contains("needs --engine onnx"), bad.err());
+        bad = CliRunner.run("generate", "--model", MODEL, "--prompt", "x", "--weights", "q4_k_m");
+        assertEquals(2, bad.code());
+        assertTrue(bad.err().contains("expected fp32, fp16, int8 or int4"), bad.err());
+    }
 }

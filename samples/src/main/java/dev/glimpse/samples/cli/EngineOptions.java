@@ -1,0 +1,46 @@
+package dev.glimpse.samples.cli;
+
+import dev.glimpse.fusion.VisionLanguageModel;
+import dev.glimpse.language.InferenceEngine;
+import dev.glimpse.language.WeightFormat;
+import picocli.CommandLine.Option;
+
+/** The LLM engine options shared by ask, generate, eval run and serve. */
+final class EngineOptions {
+    @Option(names = "--engine", converter = EngineConverter.class,
+            description = "LLM engine: djl (fp32/fp16, as training; the default) or onnx (ONNX Runtime, any "
+                    + "--weights; the default when --weights is not fp32).")
+    InferenceEngine engine;
+
+    @Option(names = "--weights", defaultValue = "fp32", converter = WeightsConverter.class,
+            description = "ONNX engine weights: fp32, fp16, int8 or int4 (built once, cached); default "
+                    + "${DEFAULT-VALUE}.")
+    WeightFormat weights = WeightFormat.FP32;
+
+    /** The engine asked for; without --engine, --weights other than fp32 choose onnx. */
+    InferenceEngine effectiveEngine() {
+        if (engine == InferenceEngine.DJL && weights != WeightFormat.FP32) {
+            throw new dev.glimpse.core.BadInputException("--weights " + weights + " needs --engine onnx (DJL runs fp32)");
+        }
+        return engine != null ? engine : weights != WeightFormat.FP32 ? InferenceEngine.ONNX : InferenceEngine.DJL;
+    }
+
+    VisionLanguageModel load(String name) {
+        return VisionLanguageModel.builder().model(name).repository(GlimpseCli.repository())
+                .engine(effectiveEngine()).weights(weights).build();
+    }
+
+    static final class EngineConverter implements picocli.CommandLine.ITypeConverter<InferenceEngine> {
+        @Override
+        public InferenceEngine convert(String value) {
+            return InferenceEngine.parse(value);
+        }
+    }
+
+    static final class WeightsConverter implements picocli.CommandLine.ITypeConverter<WeightFormat> {
+        @Override
+        public WeightFormat convert(String value) {
+            return WeightFormat.parse(value);
+        }
+    }
+}
