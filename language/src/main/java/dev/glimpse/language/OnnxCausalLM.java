@@ -61,7 +61,7 @@ import org.slf4j.LoggerFactory;
 public final class OnnxCausalLM implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(OnnxCausalLM.class);
     /** Changes whenever the graph written for the same checkpoint and options changes: old builds are not reused. */
-    private static final String GRAPH_VERSION = "glimpse-onnx-llama/4";
+    private static final String GRAPH_VERSION = "glimpse-onnx-llama/7";
 
     private final LanguageModelConfig config;
     private final GenerationConfig generation;
@@ -485,7 +485,7 @@ public final class OnnxCausalLM implements AutoCloseable {
             if (weights.bits() > 0 && (blockSize < 16 || Integer.bitCount(blockSize) != 1)) {
                 throw new BadInputException("block size must be a power of two ≥ 16, not " + blockSize);
             }
-            int level = accuracyLevel != null ? accuracyLevel : weights == WeightFormat.INT4 ? 4 : 1;
+            int level = accuracyLevel != null ? accuracyLevel : 4;
             if (level < 0 || level > 4) {
                 throw new BadInputException("accuracy level is 0..4 (4 = int8 activations), not " + level);
             }
@@ -504,6 +504,10 @@ public final class OnnxCausalLM implements AutoCloseable {
                 OrtSession.SessionOptions so = new OrtSession.SessionOptions();
                 if (threads > 0) {
                     so.setIntraOpNumThreads(threads);
+                }
+                String profile = System.getProperty("glimpse.onnx.profile");
+                if (profile != null && !profile.isBlank()) {
+                    so.enableProfiling(profile); // ONNX Runtime's per-node timings, for benchmarks
                 }
                 String provider = "cpu";
                 if (gpu) {

@@ -78,21 +78,28 @@ final class OnnxLlamaGraph {
         g.initializer("q_shape", new long[] {4}, new long[] {0, 0, nh, hd});
         g.initializer("kv_shape", new long[] {4}, new long[] {0, 0, nkv, hd});
         g.initializer("merge_heads", new long[] {3}, new long[] {0, 0, (long) nh * hd});
-        g.initializer("rep_shape", new long[] {4}, new long[] {0, nh, -1, hd});
-        g.initializer("half", new long[] {2}, new long[] {hd / 2, hd / 2});
-        g.initializer("axis_2", new long[] {1}, new long[] {2});
         g.initializer("axis_last", new long[] {1}, new long[] {-1});
         rope();
         mask();
+        g.initializer("group_shape", new long[] {4}, new long[] {0, nkv, -1, hd});
+        g.initializer("ungroup_shape", new long[] {4}, new long[] {0, nh, -1, hd});
+        List<String> masks = new ArrayList<>();
+        for (int r = 0; r < nh / nkv; r++) {
+            masks.add("mask"); // the mask of the T query rows, once per query head of a group
+        }
+        g.node("Concat", masks, List.of("group_mask"), Attribute.of("axis", 2L));
         embeddings(m + "embed_tokens.weight");
         String x = "x0";
         String n = op("SimplifiedLayerNormalization", List.of(x, weight(m + "layers.0.input_layernorm.weight")),
                 Attribute.of("axis", -1L), Attribute.of("epsilon", (float) c.rmsNormEps()));
         for (int i = 0; i < c.numHiddenLayers(); i++) {
             String p = m + "layers." + i + ".";
-            String q = heads(linear(n, p + "self_attn.q_proj", nh * hd, h), "q_shape", p + "self_attn.q_norm.weight");
-            String k = heads(linear(n, p + "self_attn.k_proj", nkv * hd, h), "kv_shape", p + "self_attn.k_norm.weight");
-            String v = transpose(reshape(linear(n, p + "self_attn.v_proj", nkv * hd, h), "kv_shape"), 0, 2, 1, 3);
+            // q, k and v from one product (one pass over the input, one kernel call), split after
+            String[] qkv = fused(n, h, p + "self_attn.", new String[] {"q_proj", "k_proj", "v_proj"},
+                    new int[] {nh * hd, nkv * hd, nkv * hd});
+            String q = heads(qkv[0], "q_shape", p + "self_attn.q_norm.weight");
+            String k = heads(qkv[1], "kv_shape", p + "self_attn.k_norm.weight");
+            String v = transpose(reshape(qkv[2], "kv_shape"), 0, 2, 1, 3);
             q = rotate(q);
             String presentK = "present." + i + ".key";
             String presentV = "present." + i + ".value";
@@ -102,18 +109,21 @@ final class OnnxLlamaGraph {
                     Attribute.of("axis", 2L));
             g.output(presentK, OnnxGraph.FLOAT, "batch", (long) nkv, "total", (long) hd);
             g.output(presentV, OnnxGraph.FLOAT, "batch", (long) nkv, "total", (long) hd);
-            k = repeat(presentK, nh / nkv);
-            v = repeat(presentV, nh / nkv);
-            String scores = op("MatMul", List.of(op("Mul", List.of(q, "scale")), transpose(k, 0, 1, 3, 2)));
-            String probs = op("Softmax", List.of(op("Add", List.of(scores, "mask"))), Attribute.of("axis", -1L));
-            String attn = op("Reshape", List.of(transpose(op("MatMul", List.of(probs, v)), 0, 2, 1, 3),
-                    "merge_heads"));
+            // grouped-query attention without copying keys and values per query head: the query heads sharing a
+            // KV head are stacked along the rows ([B, kv, rep·T, hd]), attend to that head, and are unstacked
+            String grouped = op("Reshape", List.of(op("Mul", List.of(q, "scale")), "group_shape"));
+            String scores = op("MatMul", List.of(grouped, transpose(presentK, 0, 1, 3, 2)));
+            String probs = op("Softmax", List.of(op("Add", List.of(scores, "group_mask"))), Attribute.of("axis", -1L));
+            String heads = op("Reshape", List.of(op("MatMul", List.of(probs, presentV)), "ungroup_shape"));
+            String attn = op("Reshape", List.of(transpose(heads, 0, 2, 1, 3), "merge_heads"));
             String[] r = skipNorm(linear(attn, p + "self_attn.o_proj", h, nh * hd), x,
                     p + "post_attention_layernorm.weight");
             String n2 = r[0];
             x = r[1];
-            String gate = linear(n2, p + "mlp.gate_proj", c.intermediateSize(), h);
-            String up = linear(n2, p + "mlp.up_proj", c.intermediateSize(), h);
+            String[] gateUp = fused(n2, h, p + "mlp.", new String[] {"gate_proj", "up_proj"},
+                    new int[] {c.intermediateSize(), c.intermediateSize()});
+            String gate = gateUp[0];
+            String up = gateUp[1];
             String act = op("Mul", List.of(op("Mul", List.of(gate, op("Sigmoid", List.of(gate)))), up));
             String next = i + 1 < c.numHiddenLayers() ? m + "layers." + (i + 1) + ".input_layernorm.weight"
                     : m + "norm.weight";
@@ -158,23 +168,20 @@ final class OnnxLlamaGraph {
         float[] inv = RotaryEmbedding.inverseFrequencies(c);
         int maxPos = c.maxPositionEmbeddings();
         int hd = c.headDim();
-        float[] cos = new float[maxPos * hd];
-        float[] sin = new float[maxPos * hd];
+        int half = hd / 2;
+        float[] cos = new float[maxPos * half];
+        float[] sin = new float[maxPos * half];
         for (int pos = 0; pos < maxPos; pos++) {
-            for (int j = 0; j < hd; j++) {
+            for (int j = 0; j < half; j++) {
                 // fp32 products as transformers computes them (positions times inverse frequencies, in float)
-                float angle = (float) pos * inv[j % (hd / 2)];
-                cos[pos * hd + j] = (float) Math.cos(angle);
-                sin[pos * hd + j] = (float) Math.sin(angle);
+                float angle = (float) pos * inv[j];
+                cos[pos * half + j] = (float) Math.cos(angle);
+                sin[pos * half + j] = (float) Math.sin(angle);
             }
         }
-        g.initializer("cos_table", OnnxGraph.FLOAT, new long[] {maxPos, hd}, cos);
-        g.initializer("sin_table", OnnxGraph.FLOAT, new long[] {maxPos, hd}, sin);
-        g.initializer("axis_heads", new long[] {1}, new long[] {1});
-        g.node("Gather", List.of("cos_table", "position_ids"), List.of("cos3"));
-        g.node("Gather", List.of("sin_table", "position_ids"), List.of("sin3"));
-        g.node("Unsqueeze", List.of("cos3", "axis_heads"), List.of("cos"));
-        g.node("Unsqueeze", List.of("sin3", "axis_heads"), List.of("sin"));
+        // ONNX Runtime's RotaryEmbedding takes half-width tables and rotates the two halves (rotate_half)
+        g.initializer("cos_cache", OnnxGraph.FLOAT, new long[] {maxPos, half}, cos);
+        g.initializer("sin_cache", OnnxGraph.FLOAT, new long[] {maxPos, half}, sin);
     }
 
     /**
@@ -213,6 +220,45 @@ final class OnnxLlamaGraph {
         return new String[] {normed, sum};
     }
 
+    /**
+     * Several linear layers over the same input as one product: their weights (and biases) stacked along the
+     * output, the result split back. The stacked matrix is quantized row by row, exactly as the parts would be.
+     */
+    private String[] fused(String x, int in, String prefix, String[] names, int[] outs) {
+        int total = 0;
+        for (int o : outs) {
+            total += o;
+        }
+        float[] w = new float[Math.multiplyExact(total, in)];
+        float[] b = null;
+        int row = 0;
+        for (int i = 0; i < names.length; i++) {
+            System.arraycopy(src.floats(prefix + names[i] + ".weight"), 0, w, row * in, outs[i] * in);
+            if (src.contains(prefix + names[i] + ".bias")) {
+                if (b == null) {
+                    b = new float[total];
+                }
+                System.arraycopy(src.floats(prefix + names[i] + ".bias"), 0, b, row, outs[i]);
+            }
+            row += outs[i];
+        }
+        String key = prefix + String.join("_", names);
+        String y = linearWeights(x, key, w, total, in, o.weights());
+        if (b != null) {
+            g.initializer(key + ".bias", OnnxGraph.FLOAT, new long[] {total}, b);
+            y = op("Add", List.of(y, key + ".bias"));
+        }
+        long[] sizes = new long[outs.length];
+        List<String> parts = new ArrayList<>();
+        for (int i = 0; i < outs.length; i++) {
+            sizes[i] = outs[i];
+            parts.add("t" + tmp++);
+        }
+        g.initializer(key + ".split", new long[] {sizes.length}, sizes);
+        g.node("Split", List.of(y, key + ".split"), parts, Attribute.of("axis", -1L));
+        return parts.toArray(new String[0]);
+    }
+
     /** x·Wᵀ (+ b). */
     private String linear(String x, String key, int out, int in) {
         String y = linearWeights(x, key + ".weight", out, in, o.weights());
@@ -224,7 +270,10 @@ final class OnnxLlamaGraph {
 
     /** x·Wᵀ for the checkpoint matrix {@code key} [out, in], stored as {@code format}. */
     private String linearWeights(String x, String key, int out, int in, WeightFormat format) {
-        float[] w = src.floats(key);
+        return linearWeights(x, key, src.floats(key), out, in, format);
+    }
+
+    private String linearWeights(String x, String key, float[] w, int out, int in, WeightFormat format) {
         String name = key.replace('.', '_');
         switch (format) {
             case FP32, FP16 -> {
@@ -261,26 +310,12 @@ final class OnnxLlamaGraph {
         return transpose(r, 0, 2, 1, 3);
     }
 
-    /** RoPE: x·cos + rotate_half(x)·sin. */
+    /** RoPE, x·cos + rotate_half(x)·sin, on [B, heads, T, hd] by ONNX Runtime's fused RotaryEmbedding. */
     private String rotate(String x) {
-        String a = x + "_a";
-        String b = x + "_b";
-        g.node("Split", List.of(x, "half"), List.of(a, b), Attribute.of("axis", -1L));
-        String rotated = op("Concat", List.of(op("Neg", List.of(b)), a), Attribute.of("axis", -1L));
-        return op("Add", List.of(op("Mul", List.of(x, "cos")), op("Mul", List.of(rotated, "sin"))));
-    }
-
-    /** [B, kv, T, hd] → [B, kv·n, T, hd], each KV head repeated for its n query heads. */
-    private String repeat(String x, int n) {
-        if (n == 1) {
-            return x;
-        }
-        String u = op("Unsqueeze", List.of(x, "axis_2"));
-        List<String> copies = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            copies.add(u);
-        }
-        return op("Reshape", List.of(op("Concat", copies, Attribute.of("axis", 2L)), "rep_shape"));
+        String y = "t" + tmp++;
+        g.node(MS, "RotaryEmbedding", List.of(x, "position_ids", "cos_cache", "sin_cache"), List.of(y),
+                Attribute.of("interleaved", 0L));
+        return y;
     }
 
     private String reshape(String x, String shape) {
