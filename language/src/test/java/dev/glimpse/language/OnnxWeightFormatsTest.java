@@ -100,12 +100,13 @@ class OnnxWeightFormatsTest {
     }
 
     /**
-     * stories260k in each format: max abs logit error against fp32 over a 64-token prompt, and agreement of 200
-     * greedy tokens from BOS with transformers' reference.
+     * stories260k in each format: max abs logit error against fp32 and the top token at each of 64 positions of a
+     * teacher-forced prompt (asserted), and agreement of 200 greedy tokens from BOS with transformers' reference
+     * (printed).
      */
     @ParameterizedTest
-    @CsvSource({"fp16, 4, 0.03, 200", "int8, 4, 1, 150", "int8, 1, 1, 50", "int4, 4, 15, 15", "int4, 1, 15, 15"})
-    void formatsStayCloseToFp32(String format, int accuracyLevel, double maxLogitError, int minAgreement)
+    @CsvSource({"fp16, 4, 0.03, 64", "int8, 4, 1, 62", "int8, 1, 1, 62", "int4, 4, 15, 50", "int4, 1, 15, 50"})
+    void formatsStayCloseToFp32(String format, int accuracyLevel, double maxLogitError, int minTopTokens)
             throws Exception {
         Path dir = TestData.model("stories260k");
         JsonNode bos = new ObjectMapper().readTree(dir.resolve("reference.json").toFile()).get("bos_greedy");
@@ -145,7 +146,9 @@ class OnnxWeightFormatsTest {
                     lm.modelBytes());
             assertTrue(err <= maxLogitError, format + " max logit error " + err);
             assertNotEquals(0.0, err, format + " should differ from fp32 somewhere");
-            assertTrue(agree >= minAgreement, format + " agreed on " + agree + " tokens");
+            // greedy agreement is printed, not asserted: one near-tie flipped anywhere changes the rest of the text,
+            // so it moves with any change of summation order; the top token at each teacher-forced position does not
+            assertTrue(top1 >= minTopTokens, format + ": same top token at " + top1 + " of 64 positions");
         }
     }
 
