@@ -139,6 +139,34 @@ class OnnxParityTest {
         }
     }
 
+    /** A PEFT LoRA merged before export gives the logits of the DJL model with the same LoRA merged. */
+    @org.junit.jupiter.api.Test
+    void loraMergedBeforeExportEqualsDjlWithTheLora() {
+        Path dir = TestData.fixture("tiny-llama");
+        Path loraDir = TestData.fixture("adapter-step").resolve("lora");
+        long[] ids = {1, 17, 99, 3, 250, 41, 8};
+        float[] djl;
+        try (CausalLM lm = CausalLM.load(dir, GlimpseEngine.newCpuManager(), DataType.FLOAT32);
+             NDManager m = lm.manager().newSubManager()) {
+            lm.attach(LanguageAdapter.load(loraDir), true);
+            djl = lm.forward(CausalLM.Input.ids(m.create(ids, new Shape(1, ids.length)))).logits().toFloatArray();
+        }
+        float[] base;
+        try (OnnxCausalLM lm = load("tiny-llama")) {
+            base = lm.logits(ids, null);
+        }
+        try (OnnxCausalLM lm = OnnxCausalLM.builder(dir).cacheDir(cache)
+                .mergeLora(LanguageAdapter.load(loraDir), loraDir).build()) {
+            float[] got = lm.logits(ids, null);
+            double err = maxErr(got, djl, null, lm.config().vocabSize());
+            double moved = maxErr(base, djl, null, lm.config().vocabSize());
+            System.out.printf("LoRA merged before export: ONNX vs DJL %.2e (the LoRA moves logits by %.2e)%n", err,
+                    moved);
+            assertTrue(moved > 1e-3, "the fixture's LoRA must change the logits for this test to mean anything");
+            assertTrue(err <= TOLERANCE, "max abs " + err);
+        }
+    }
+
     /**
      * Logits [B, T, V] of the rows: the first {@code prefill} tokens at once (all when 0), then one token at a time
      * through the cache.
