@@ -135,7 +135,7 @@ public final class OnnxCausalLM implements AutoCloseable {
 
     /** As {@link #generate(int[], GenerationOptions)}, telling {@code listener} each token as it is made (row 0). */
     public int[] generate(int[] prompt, GenerationOptions options, CausalLM.TokenListener listener) {
-        return generate(toLongs(prompt), null, options, listener);
+        return generate(CausalLM.toLongs(prompt), null, options, listener);
     }
 
     /**
@@ -195,18 +195,19 @@ public final class OnnxCausalLM implements AutoCloseable {
         return OnnxThreads.call(() -> {
             double[] out = new double[continuations.size()];
             try (Step prompt = forward(null, ids, embeds, 1, ids.length, 1)) {
-                double[] first = logSoftmax(prompt.logits, 0, config.vocabSize());
+                double firstNorm = logNormalizer(prompt.logits, 0, config.vocabSize());
                 for (int i = 0; i < out.length; i++) {
                     int[] c = continuations.get(i);
-                    double ll = first[c[0]];
+                    double ll = prompt.logits[c[0]] - firstNorm;
                     if (c.length > 1) {
                         long[] cont = new long[c.length - 1];
                         for (int j = 0; j < cont.length; j++) {
                             cont[j] = c[j];
                         }
                         try (Step s = forward(prompt, cont, null, 1, cont.length, cont.length)) {
+                            int v = config.vocabSize();
                             for (int j = 1; j < c.length; j++) {
-                                ll += logSoftmax(s.logits, (j - 1) * config.vocabSize(), config.vocabSize())[c[j]];
+                                ll += s.logits[(j - 1) * v + c[j]] - logNormalizer(s.logits, (j - 1) * v, v);
                             }
                         }
                     }
@@ -362,7 +363,8 @@ public final class OnnxCausalLM implements AutoCloseable {
         }
     }
 
-    private static double[] logSoftmax(float[] logits, int offset, int v) {
+    /** log Σ exp(logits) over one position's vocabulary: a token's log-probability is its logit minus this. */
+    private static double logNormalizer(float[] logits, int offset, int v) {
         double max = Double.NEGATIVE_INFINITY;
         for (int i = 0; i < v; i++) {
             max = Math.max(max, logits[offset + i]);
@@ -371,20 +373,7 @@ public final class OnnxCausalLM implements AutoCloseable {
         for (int i = 0; i < v; i++) {
             sum += Math.exp(logits[offset + i] - max);
         }
-        double log = max + Math.log(sum);
-        double[] out = new double[v];
-        for (int i = 0; i < v; i++) {
-            out[i] = logits[offset + i] - log;
-        }
-        return out;
-    }
-
-    private static long[] toLongs(int[] a) {
-        long[] out = new long[a.length];
-        for (int i = 0; i < a.length; i++) {
-            out[i] = a[i];
-        }
-        return out;
+        return max + Math.log(sum);
     }
 
     @Override

@@ -220,8 +220,14 @@ final class ModelWorker {
                 }
             }
             try {
+                // one tower call for all the answers' images, as the batching loop does
+                List<BufferedImage> all = new ArrayList<>();
+                answers.forEach(a -> all.addAll(a.images));
+                List<float[]> features = vlm.features(all);
+                int k = 0;
                 for (AnswerJob a : answers) {
-                    answerFeatures.add(vlm.features(a.images));
+                    answerFeatures.add(features.subList(k, k + a.images.size()));
+                    k += a.images.size();
                 }
             } catch (RuntimeException e) {
                 answers.forEach(j -> fail(j, e));
