@@ -70,7 +70,7 @@ public final class LlmEngineBench {
         Map<String, Object> out = new LinkedHashMap<>();
         switch (args[0]) {
             case "checkpoint" -> checkpoint(SHAPES.get(args[1]), Path.of(args[2]));
-            case "build" -> build(SHAPES.get(args[1]), WeightFormat.parse(args[2]), Path.of(args[3]), out);
+            case "build" -> build(SHAPES.get(args[1]), args[2], Path.of(args[3]), out);
             case "run" -> run(SHAPES.get(args[1]), args[2], args[3], Path.of(args[4]), Integer.parseInt(args[5]),
                     Integer.parseInt(args[6]), Integer.parseInt(args[7]), out);
             case "gguf" -> {
@@ -215,13 +215,20 @@ public final class LlmEngineBench {
         return n;
     }
 
-    static void build(Shape s, WeightFormat f, Path work, Map<String, Object> out) {
+    /** "int8" (the format's default accuracy level) or "int8@4" (MatMulNBits' accuracy level 4). */
+    static OnnxCausalLM.Builder onnx(Path dir, String format, Path work) {
+        String[] parts = format.split("@");
+        OnnxCausalLM.Builder b = OnnxCausalLM.builder(dir).weights(WeightFormat.parse(parts[0])).threads(threads())
+                .cacheDir(work.resolve("onnx"));
+        return parts.length > 1 ? b.accuracyLevel(Integer.parseInt(parts[1])) : b;
+    }
+
+    static void build(Shape s, String format, Path work, Map<String, Object> out) {
         out.put("mode", "build");
         out.put("shape", s.name());
-        out.put("format", f.toString());
+        out.put("format", format);
         long t0 = System.nanoTime();
-        try (OnnxCausalLM lm = OnnxCausalLM.builder(work.resolve(s.name())).weights(f).threads(threads())
-                .cacheDir(work.resolve("onnx")).build()) {
+        try (OnnxCausalLM lm = onnx(work.resolve(s.name()), format, work).build()) {
             out.put("build_seconds", (System.nanoTime() - t0) / 1e9);
             out.put("model_bytes", lm.modelBytes());
         }
@@ -261,9 +268,8 @@ public final class LlmEngineBench {
                 bytesPerToken = 4 * (s.params() - (s.tied() ? 0 : (long) s.vocab() * s.hidden()));
             }
             case "onnx" -> {
-                WeightFormat f = WeightFormat.parse(format);
-                OnnxCausalLM lm = OnnxCausalLM.builder(dir).weights(f).threads(threads())
-                        .cacheDir(work.resolve("onnx")).build();
+                WeightFormat f = WeightFormat.parse(format.split("@")[0]);
+                OnnxCausalLM lm = onnx(dir, format, work).build();
                 g = (n, clock) -> lm.generate(ids, options(n), (row, tok) -> clock.tick()).length;
                 closer = lm;
                 modelBytes = lm.modelBytes();

@@ -152,10 +152,13 @@ public final class VisionLanguageModel implements AutoCloseable {
 
     /** Where and how to load: one instance per {@link Builder#build()}. */
     private record Loader(ModelRepository repository, Device device, DataType dataType, InferenceEngine engine,
-                          WeightFormat weights, int threads, Path onnxCache) {
+                          WeightFormat weights, Integer accuracyLevel, int threads, Path onnxCache) {
         OnnxCausalLM.Builder onnx(Path dir) {
             OnnxCausalLM.Builder b = OnnxCausalLM.builder(dir).weights(weights).threads(threads)
                     .gpu(device != null && device.isGpu());
+            if (accuracyLevel != null) {
+                b.accuracyLevel(accuracyLevel);
+            }
             return onnxCache != null ? b.cacheDir(onnxCache) : b;
         }
 
@@ -190,6 +193,7 @@ public final class VisionLanguageModel implements AutoCloseable {
         private Progress progress = Progress.NONE;
         private InferenceEngine engine = InferenceEngine.DJL;
         private WeightFormat weights;
+        private Integer accuracyLevel;
         private Path onnxCache;
 
         private Builder() {}
@@ -206,6 +210,15 @@ public final class VisionLanguageModel implements AutoCloseable {
         /** The ONNX engine's weight format (default fp32; int4 for the smallest and fastest on CPUs). */
         public Builder weights(WeightFormat weights) {
             this.weights = weights;
+            return this;
+        }
+
+        /**
+         * The ONNX engine's activations for int8 / int4 weights: 1 = fp32, 4 = int8 (fastest). Default 1 for int8,
+         * 4 for int4 (see {@link OnnxCausalLM.Builder#accuracyLevel(int)}).
+         */
+        public Builder accuracyLevel(int level) {
+            this.accuracyLevel = level;
             return this;
         }
 
@@ -262,12 +275,16 @@ public final class VisionLanguageModel implements AutoCloseable {
                 throw new BadInputException("weights " + weights + " need the onnx engine (DJL runs fp32 or fp16:"
                         + " use dataType(FLOAT16))");
             }
+            if (accuracyLevel != null && weights != WeightFormat.INT8 && weights != WeightFormat.INT4) {
+                throw new BadInputException("accuracyLevel applies to int8 / int4 weights on the onnx engine, not "
+                        + (weights != null ? weights : WeightFormat.FP32));
+            }
             if (threads > 0) {
                 GlimpseEngine.threads(threads);
             }
             Loader l = new Loader(repository != null ? repository : ModelRepository.builder().progress(progress)
-                    .build(), device, dataType, engine, weights != null ? weights : WeightFormat.FP32, threads,
-                    onnxCache);
+                    .build(), device, dataType, engine, weights != null ? weights : WeightFormat.FP32, accuracyLevel,
+                    threads, onnxCache);
             Path dir = l.repository().resolve(model);
             if (Files.isRegularFile(dir.resolve(BUNDLE))) {
                 return loadBundle(dir, l);

@@ -10,10 +10,46 @@ import java.util.stream.IntStream;
  * is padded with zeros (code = zero point).
  */
 final class BlockQuantizer {
-    /** The codes and scales of one matrix. */
-    record Quantized(byte[] codes, float[] scales, int n, int k, int blocks, int bits, int blockSize) {
+    /**
+     * The codes and scales of one matrix, and its zero points (packed as MatMulNBits reads them: one byte per block
+     * at 8 bits, two per byte at 4), or null for the operator's default 2^(bits-1).
+     */
+    record Quantized(byte[] codes, float[] scales, byte[] zeroPoints, int n, int k, int blocks, int bits,
+                     int blockSize) {
         int blobSize() {
             return blockSize * bits / 8;
+        }
+
+        /**
+         * The same 8-bit matrix as a 4-bit one of 2N rows whose two halves sum to it: code c = 16·hi + lo, so
+         * (c − 128)·s = (hi − 8)·16s + (lo − 0)·s. Row r of the result is hi of row r (scale 16s, zero point 8),
+         * row N + r is lo (scale s, zero point 0). Exact: ONNX Runtime 1.29 has a fast 4-bit kernel with fp32
+         * activations (accuracy level 1) but none for 8 bits, which it dequantizes whole on every call.
+         */
+        Quantized nibbles() {
+            if (bits != 8 || zeroPoints != null) {
+                throw new IllegalStateException("only 8-bit codes with the default zero point split into nibbles");
+            }
+            int blob = blockSize / 2;
+            byte[] c4 = new byte[2 * n * blocks * blob];
+            float[] s4 = new float[2 * n * blocks];
+            int zpBytes = (blocks + 1) / 2;
+            byte[] zp = new byte[2 * n * zpBytes];
+            for (int r = 0; r < n; r++) {
+                for (int b = 0; b < blocks; b++) {
+                    int block = r * blocks + b;
+                    s4[block] = 16 * scales[block];
+                    s4[n * blocks + block] = scales[block];
+                    for (int i = 0; i < blockSize; i += 2) {
+                        int c0 = codes[block * blockSize + i] & 0xff;
+                        int c1 = codes[block * blockSize + i + 1] & 0xff;
+                        c4[block * blob + i / 2] = (byte) ((c0 >>> 4) | (c1 >>> 4) << 4);
+                        c4[(n * blocks + block) * blob + i / 2] = (byte) ((c0 & 0x0f) | (c1 & 0x0f) << 4);
+                    }
+                }
+                java.util.Arrays.fill(zp, r * zpBytes, (r + 1) * zpBytes, (byte) 0x88);
+            }
+            return new Quantized(c4, s4, zp, 2 * n, k, blocks, 4, blockSize);
         }
 
         /** The value a code stands for, for checks: (code − zero point) × scale. */
@@ -28,7 +64,13 @@ final class BlockQuantizer {
                 int byt = codes[base + i / 2] & 0xff;
                 code = (i % 2 == 0) ? byt & 0x0f : byt >>> 4;
             }
-            return (code - (1 << (bits - 1))) * scales[row * blocks + b];
+            int zero = 1 << (bits - 1);
+            if (zeroPoints != null) {
+                int z = bits == 8 ? zeroPoints[row * blocks + b] & 0xff
+                        : zeroPoints[row * ((blocks + 1) / 2) + b / 2] >>> (b % 2 == 0 ? 0 : 4) & 0x0f;
+                zero = z;
+            }
+            return (code - zero) * scales[row * blocks + b];
         }
     }
 
@@ -77,6 +119,6 @@ final class BlockQuantizer {
                 }
             }
         });
-        return new Quantized(codes, scales, n, k, blocks, bits, blockSize);
+        return new Quantized(codes, scales, null, n, k, blocks, bits, blockSize);
     }
 }

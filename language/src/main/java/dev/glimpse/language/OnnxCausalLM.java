@@ -61,7 +61,7 @@ import org.slf4j.LoggerFactory;
 public final class OnnxCausalLM implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(OnnxCausalLM.class);
     /** Changes whenever the graph written for the same checkpoint and options changes: old builds are not reused. */
-    private static final String GRAPH_VERSION = "glimpse-onnx-llama/7";
+    private static final String GRAPH_VERSION = "glimpse-onnx-llama/8";
 
     private final LanguageModelConfig config;
     private final GenerationConfig generation;
@@ -417,11 +417,11 @@ public final class OnnxCausalLM implements AutoCloseable {
         }
 
         /**
-         * MatMulNBits' accuracy level: 4 quantizes activations to int8 for integer dot products, the fast path on
-         * CPUs; 1 computes in fp32 from the dequantized weights. Default 4: ONNX Runtime 1.29 has no fast 8-bit
-         * kernel at level 1 (int8 decoded 0.33 tokens/s at Qwen2.5-0.5B shapes on 2 cores). Level 1 is the more
-         * accurate: on the demo bundle int8 at level 4 chose DJL's option on 395 of 400 held-out questions, at
-         * level 1 on 100 of 100.
+         * MatMulNBits' accuracy level for int8 / int4 weights: 4 quantizes activations to int8 for integer dot
+         * products, the fastest path on CPUs; 1 keeps activations fp32. Default: 1 for int8 (the format chosen for
+         * accuracy: DJL's option on 399 of 400 demo questions, against 395 at level 4; 8-bit weights then run as
+         * two 4-bit halves, see {@link BlockQuantizer}), 4 for int4 (the format chosen for speed). At Qwen2.5-0.5B
+         * shapes on 2 cores int8 decodes 2.2× faster at level 4 than at 1.
          */
         public Builder accuracyLevel(int level) {
             this.accuracyLevel = level;
@@ -475,9 +475,13 @@ public final class OnnxCausalLM implements AutoCloseable {
             if (blockSize != null && (blockSize < 16 || Integer.bitCount(blockSize) != 1)) {
                 throw new BadInputException("block size must be a power of two ≥ 16, not " + blockSize);
             }
-            int level = accuracyLevel != null ? accuracyLevel : 4;
-            if (level < 0 || level > 4) {
-                throw new BadInputException("accuracy level is 0..4 (4 = int8 activations), not " + level);
+            if (accuracyLevel != null && weights.bits() == 0) {
+                throw new BadInputException("an accuracy level applies to int8 / int4 weights, not " + weights);
+            }
+            int level = accuracyLevel != null ? accuracyLevel : (weights == WeightFormat.INT8 ? 1 : 4);
+            if (level != 1 && level != 4) {
+                throw new BadInputException("accuracy level is 1 (fp32 activations) or 4 (int8 activations), not "
+                        + level);
             }
             int block = blockSize != null ? blockSize : 32;
             OnnxLlamaGraph.Options o = new OnnxLlamaGraph.Options(weights, block, level);

@@ -285,16 +285,34 @@ final class OnnxLlamaGraph {
             }
             default -> {
                 BlockQuantizer.Quantized q = BlockQuantizer.quantize(w, out, in, format.bits(), o.blockSize());
-                g.initializer(name + "_codes", OnnxGraph.UINT8, new long[] {out, q.blocks(), q.blobSize()},
+                // 8-bit weights with fp32 activations run as two 4-bit halves (see Quantized.nibbles)
+                boolean split = q.bits() == 8 && o.accuracyLevel() != 4;
+                if (split) {
+                    q = q.nibbles();
+                }
+                g.initializer(name + "_codes", OnnxGraph.UINT8, new long[] {q.n(), q.blocks(), q.blobSize()},
                         ByteBuffer.wrap(q.codes()));
                 ByteBuffer s = ByteBuffer.allocate(q.scales().length * 4).order(ByteOrder.LITTLE_ENDIAN);
                 s.asFloatBuffer().put(q.scales());
-                g.initializer(name + "_scales", OnnxGraph.FLOAT, new long[] {out, q.blocks()}, s);
+                g.initializer(name + "_scales", OnnxGraph.FLOAT, new long[] {q.n(), q.blocks()}, s);
+                List<String> inputs = new ArrayList<>(List.of(x, name + "_codes", name + "_scales"));
+                if (q.zeroPoints() != null) {
+                    g.initializer(name + "_zero_points", OnnxGraph.UINT8,
+                            new long[] {q.n(), q.zeroPoints().length / q.n()}, ByteBuffer.wrap(q.zeroPoints()));
+                    inputs.add(name + "_zero_points");
+                }
                 String y = "t" + tmp++;
-                g.node(MS, "MatMulNBits", List.of(x, name + "_codes", name + "_scales"), List.of(y),
-                        Attribute.of("K", (long) in), Attribute.of("N", (long) out),
-                        Attribute.of("bits", (long) format.bits()), Attribute.of("block_size", (long) o.blockSize()),
+                g.node(MS, "MatMulNBits", inputs, List.of(y),
+                        Attribute.of("K", (long) in), Attribute.of("N", (long) q.n()),
+                        Attribute.of("bits", (long) q.bits()), Attribute.of("block_size", (long) o.blockSize()),
                         Attribute.of("accuracy_level", (long) o.accuracyLevel()));
+                if (split) {
+                    String hi = "t" + tmp++;
+                    String lo = "t" + tmp++;
+                    g.node("Split", List.of(y), List.of(hi, lo), Attribute.of("axis", -1L),
+                            Attribute.of("num_outputs", 2L));
+                    y = op("Add", List.of(hi, lo));
+                }
                 return y;
             }
         }

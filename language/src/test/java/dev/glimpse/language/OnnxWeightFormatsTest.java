@@ -68,19 +68,90 @@ class OnnxWeightFormatsTest {
         float[] w = random(n * k, 2);
         float[] x = random(m * k, 3);
         BlockQuantizer.Quantized q = BlockQuantizer.quantize(w, n, k, bits, block);
+        float[] got = matMulNBits(q, x, m, 1);
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                assertEquals(product(x, i, q, j, k), got[i * n + j], 1e-4, "y[" + i + "," + j + "]");
+            }
+        }
+    }
+
+    /**
+     * 8-bit weights with fp32 activations run as a 4-bit matrix of twice the rows (hi nibbles at 16× the scale, zero
+     * point 8; lo nibbles, zero point 0) whose halves sum to the 8-bit weights exactly, in Java and in ONNX Runtime.
+     */
+    @ParameterizedTest
+    @CsvSource({"32", "16", "64"})
+    void eightBitCodesSplitIntoTwoExactFourBitHalves(int block) throws Exception {
+        int n = 20;
+        int k = 100; // a padded last block, and an odd number of blocks at 64 (zero points packed two per byte)
+        int m = 2;
+        float[] w = random(n * k, 4);
+        BlockQuantizer.Quantized q8 = BlockQuantizer.quantize(w, n, k, 8, block);
+        BlockQuantizer.Quantized q4 = q8.nibbles();
+        assertEquals(2 * n, q4.n());
+        assertEquals(4, q4.bits());
+        for (int r = 0; r < n; r++) {
+            for (int c = 0; c < k; c++) {
+                // a wrong code is a whole step (the scale) off; float rounding of the two products is ~1e-7 of it
+                float step = Math.abs(q8.scales()[r * q8.blocks() + c / block]);
+                assertEquals(q8.dequantized(r, c), q4.dequantized(r, c) + q4.dequantized(n + r, c), step * 1e-4,
+                        "w[" + r + "," + c + "]");
+            }
+        }
+        float[] x = random(m * k, 5);
+        float[] halves = matMulNBits(q4, x, m, 1);
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                assertEquals(product(x, i, q8, j, k), halves[i * 2 * n + j] + halves[i * 2 * n + n + j], 1e-4,
+                        "y[" + i + "," + j + "]");
+            }
+        }
+        assertThrows(IllegalStateException.class, q4::nibbles);
+    }
+
+    @Test
+    void accuracyLevelsAreOneOrFourAndOnlyForQuantizedWeights() {
+        Path dir = TestData.fixture("tiny-llama");
+        BadInputException e = assertThrows(BadInputException.class, () -> OnnxCausalLM.builder(dir).cacheDir(cache)
+                .weights(WeightFormat.INT8).accuracyLevel(2).build());
+        assertTrue(e.getMessage().contains("1 (fp32 activations) or 4 (int8 activations), not 2"), e.getMessage());
+        e = assertThrows(BadInputException.class, () -> OnnxCausalLM.builder(dir).cacheDir(cache)
+                .weights(WeightFormat.FP16).accuracyLevel(4).build());
+        assertTrue(e.getMessage().contains("int8 / int4 weights, not fp16"), e.getMessage());
+    }
+
+    /** x[i]·w[j] over the values the codes stand for, in double. */
+    static double product(float[] x, int i, BlockQuantizer.Quantized q, int j, int k) {
+        double sum = 0;
+        for (int c = 0; c < k; c++) {
+            sum += x[i * k + c] * q.dequantized(j, c);
+        }
+        return sum;
+    }
+
+    /** x [m, K] times the quantized matrix by ONNX Runtime's MatMulNBits alone: [m, N]. */
+    static float[] matMulNBits(BlockQuantizer.Quantized q, float[] x, int m, int level) throws Exception {
         ByteBuffer scales = ByteBuffer.allocate(q.scales().length * 4).order(ByteOrder.LITTLE_ENDIAN);
         scales.asFloatBuffer().put(q.scales());
-        byte[] model = new OnnxGraph("nbits").input("x", OnnxGraph.FLOAT, (long) m, (long) k)
-                .initializer("codes", OnnxGraph.UINT8, new long[] {n, q.blocks(), q.blobSize()}, q.codes())
-                .initializer("scales", OnnxGraph.FLOAT, new long[] {n, q.blocks()}, scales.array())
-                .node("com.microsoft", "MatMulNBits", List.of("x", "codes", "scales"), List.of("y"),
-                        Attribute.of("K", (long) k), Attribute.of("N", (long) n), Attribute.of("bits", (long) bits),
-                        Attribute.of("block_size", (long) block), Attribute.of("accuracy_level", 1L))
-                .output("y", OnnxGraph.FLOAT, (long) m, (long) n).toBytes();
-        float[] got = OnnxThreads.call(() -> {
+        List<String> inputs = new java.util.ArrayList<>(List.of("x", "codes", "scales"));
+        OnnxGraph g = new OnnxGraph("nbits").input("x", OnnxGraph.FLOAT, (long) m, (long) q.k())
+                .initializer("codes", OnnxGraph.UINT8, new long[] {q.n(), q.blocks(), q.blobSize()}, q.codes())
+                .initializer("scales", OnnxGraph.FLOAT, new long[] {q.n(), q.blocks()}, scales.array());
+        if (q.zeroPoints() != null) {
+            g.initializer("zero_points", OnnxGraph.UINT8, new long[] {q.n(), q.zeroPoints().length / q.n()},
+                    q.zeroPoints());
+            inputs.add("zero_points");
+        }
+        byte[] model = g.node("com.microsoft", "MatMulNBits", inputs, List.of("y"),
+                        Attribute.of("K", (long) q.k()), Attribute.of("N", (long) q.n()),
+                        Attribute.of("bits", (long) q.bits()), Attribute.of("block_size", (long) q.blockSize()),
+                        Attribute.of("accuracy_level", (long) level))
+                .output("y", OnnxGraph.FLOAT, (long) m, (long) q.n()).toBytes();
+        return OnnxThreads.call(() -> {
             OrtEnvironment env = OrtEnvironment.getEnvironment();
             try (OrtSession s = env.createSession(model, new OrtSession.SessionOptions());
-                 OnnxTensor in = OnnxTensor.createTensor(env, FloatBuffer.wrap(x), new long[] {m, k});
+                 OnnxTensor in = OnnxTensor.createTensor(env, FloatBuffer.wrap(x), new long[] {m, q.k()});
                  OrtSession.Result r = s.run(java.util.Map.of("x", in))) {
                 FloatBuffer fb = ((OnnxTensor) r.get(0)).getFloatBuffer();
                 float[] out = new float[fb.remaining()];
@@ -88,15 +159,6 @@ class OnnxWeightFormatsTest {
                 return out;
             }
         });
-        for (int i = 0; i < m; i++) {
-            for (int j = 0; j < n; j++) {
-                double want = 0;
-                for (int c = 0; c < k; c++) {
-                    want += x[i * k + c] * q.dequantized(j, c);
-                }
-                assertEquals(want, got[i * n + j], 1e-4, "y[" + i + "," + j + "]");
-            }
-        }
     }
 
     /**
@@ -105,7 +167,7 @@ class OnnxWeightFormatsTest {
      * (printed).
      */
     @ParameterizedTest
-    @CsvSource({"fp16, 4, 0.03, 64", "int8, 4, 1, 62", "int8, 1, 1, 62", "int4, 4, 15, 50", "int4, 1, 15, 50"})
+    @CsvSource({"fp16, 0, 0.03, 64", "int8, 4, 1, 62", "int8, 1, 1, 62", "int4, 4, 15, 50", "int4, 1, 15, 50"})
     void formatsStayCloseToFp32(String format, int accuracyLevel, double maxLogitError, int minTopTokens)
             throws Exception {
         Path dir = TestData.model("stories260k");
@@ -121,8 +183,11 @@ class OnnxWeightFormatsTest {
         try (OnnxCausalLM fp32 = OnnxCausalLM.builder(dir).cacheDir(cache).build()) {
             exact = logits(fp32, ids);
         }
-        try (OnnxCausalLM lm = OnnxCausalLM.builder(dir).cacheDir(cache).weights(WeightFormat.parse(format))
-                .accuracyLevel(accuracyLevel).build()) {
+        OnnxCausalLM.Builder b = OnnxCausalLM.builder(dir).cacheDir(cache).weights(WeightFormat.parse(format));
+        if (accuracyLevel > 0) { // 0: the float formats have none
+            b.accuracyLevel(accuracyLevel);
+        }
+        try (OnnxCausalLM lm = b.build()) {
             float[] got = logits(lm, ids);
             double err = 0;
             double scale = 0;

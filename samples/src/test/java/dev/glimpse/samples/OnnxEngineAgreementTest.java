@@ -19,10 +19,9 @@ import org.junit.jupiter.params.provider.CsvSource;
 /**
  * The demo-kit bundle (mobilenet-v2 + trained projector + stories260k) answering 400 held-out diagram questions on
  * DJL and on the ONNX engine in each weight format: the options chosen agree (fp32 exactly, with probabilities
- * within 1e-4), and the agreement of each format is printed. The bars are the measured agreements rounded down:
- * fp16 400/400, int8 395/400 (the issue asked for 99 %: int8 at its default accuracy level 4, which quantizes
- * activations to int8, misses it by one question in 400; level 1 agrees on all but is 100× slower in ONNX Runtime
- * 1.29), int4 326/400 (a 64-wide LM loses much to 4 bits).
+ * within 1e-4), and the agreement of each format is printed. The issue's bar for int8 is 99 %: int8 at its default
+ * accuracy level 1 (fp32 activations) measured 399/400; at level 4 (int8 activations, the fastest) 395/400, so that
+ * row's bar is the measured 98.5 %; int4 326/400 (a 64-wide LM loses much to 4 bits). fp16 400/400.
  */
 class OnnxEngineAgreementTest {
     static final String BUNDLE = "demo-kit/bundle";
@@ -49,10 +48,15 @@ class OnnxEngineAgreementTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"fp32, 100, 1e-4", "fp16, 100, 0.01", "int8, 98.5, 0.2", "int4, 80, 1"})
+    @CsvSource({"fp32, 100, 1e-4", "fp16, 100, 0.01", "int8, 99, 0.1", "int8@4, 98.5, 0.2", "int4, 80, 1"})
     void optionsAgreeWithTheDjlEngine(String format, double minPercent, double probabilityTolerance) {
-        try (VisionLanguageModel m = VisionLanguageModel.builder().model(BUNDLE).engine(InferenceEngine.ONNX)
-                .weights(WeightFormat.parse(format)).build()) {
+        String[] f = format.split("@"); // format@accuracy level
+        VisionLanguageModel.Builder b = VisionLanguageModel.builder().model(BUNDLE).engine(InferenceEngine.ONNX)
+                .weights(WeightFormat.parse(f[0]));
+        if (f.length > 1) {
+            b.accuracyLevel(Integer.parseInt(f[1]));
+        }
+        try (VisionLanguageModel m = b.build()) {
             assertEquals(InferenceEngine.ONNX, m.engine());
             List<Answer> onnx = answer(m);
             int agree = 0;
@@ -65,7 +69,7 @@ class OnnxEngineAgreementTest {
                 }
             }
             double percent = 100.0 * agree / questions.size();
-            System.out.printf("demo bundle, ONNX %s vs DJL fp32: same option on %d of %d held-out questions (%.0f %%),"
+            System.out.printf("demo bundle, ONNX %s vs DJL fp32: same option on %d of %d held-out questions (%.2f %%),"
                     + " largest probability difference %.2g%n", format, agree, questions.size(), percent, worst);
             assertTrue(percent >= minPercent, format + ": " + percent + " % agreement");
             assertTrue(worst <= probabilityTolerance, format + ": probabilities differ by " + worst);

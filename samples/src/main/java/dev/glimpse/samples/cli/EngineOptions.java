@@ -2,6 +2,7 @@ package dev.glimpse.samples.cli;
 
 import dev.glimpse.fusion.VisionLanguageModel;
 import dev.glimpse.language.InferenceEngine;
+import dev.glimpse.language.OnnxCausalLM;
 import dev.glimpse.language.WeightFormat;
 import picocli.CommandLine.Option;
 
@@ -17,6 +18,11 @@ final class EngineOptions {
                     + "${DEFAULT-VALUE}.")
     WeightFormat weights = WeightFormat.FP32;
 
+    @Option(names = "--accuracy-level", paramLabel = "1|4",
+            description = "Activations of int8 / int4 products on the onnx engine: 1 = fp32, 4 = int8 (fastest). "
+                    + "Default 1 for int8 (closest to fp32), 4 for int4.")
+    Integer accuracyLevel;
+
     /** The engine asked for; without --engine, --weights other than fp32 choose onnx. */
     InferenceEngine effectiveEngine() {
         if (engine == InferenceEngine.DJL && weights != WeightFormat.FP32) {
@@ -26,8 +32,18 @@ final class EngineOptions {
     }
 
     VisionLanguageModel load(String name) {
-        return VisionLanguageModel.builder().model(name).repository(GlimpseCli.repository())
-                .engine(effectiveEngine()).weights(weights).build();
+        VisionLanguageModel.Builder b = VisionLanguageModel.builder().model(name).repository(GlimpseCli.repository())
+                .engine(effectiveEngine()).weights(weights);
+        if (accuracyLevel != null) {
+            b.accuracyLevel(accuracyLevel);
+        }
+        return b.build();
+    }
+
+    /** The ONNX LLM of a plain checkpoint, as these options ask. */
+    OnnxCausalLM.Builder onnx(java.nio.file.Path dir) {
+        OnnxCausalLM.Builder b = OnnxCausalLM.builder(dir).weights(weights);
+        return accuracyLevel != null ? b.accuracyLevel(accuracyLevel) : b;
     }
 
     static final class EngineConverter implements picocli.CommandLine.ITypeConverter<InferenceEngine> {

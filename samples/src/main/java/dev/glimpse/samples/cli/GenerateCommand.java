@@ -86,7 +86,7 @@ final class GenerateCommand implements Callable<Integer> {
             b.sample(temperature, topK, topP);
         }
         if (engineOptions.effectiveEngine() == InferenceEngine.ONNX) {
-            OnnxCausalLM.Builder ob = OnnxCausalLM.builder(dir).weights(engineOptions.weights);
+            OnnxCausalLM.Builder ob = engineOptions.onnx(dir);
             if (lora != null) {
                 ob.mergeLora(LanguageAdapter.load(lora), lora);
             }

@@ -53,6 +53,18 @@ class GenerateCommandTest {
                 "10", "--weights", "int8", "--json");
         assertEquals(0, q.code(), q.err());
         assertEquals(10, new ObjectMapper().readTree(q.out()).get("output_ids").size());
+        q = CliRunner.run("generate", "--model", MODEL, "--prompt", "Once upon a time", "--max-new-tokens", "10",
+                "--weights", "int8", "--accuracy-level", "4", "--json");
+        assertEquals(0, q.code(), q.err());
+        assertEquals(10, new ObjectMapper().readTree(q.out()).get("output_ids").size());
+        CliRunner level = CliRunner.run("generate", "--model", MODEL, "--prompt", "x", "--engine", "onnx",
+                "--accuracy-level", "4");
+        assertEquals(2, level.code());
+        assertTrue(level.err().contains("applies to int8 / int4 weights, not fp32"), level.err());
+        level = CliRunner.run("generate", "--model", MODEL, "--prompt", "x", "--weights", "int4", "--accuracy-level",
+                "2");
+        assertEquals(2, level.code());
+        assertTrue(level.err().contains("1 (fp32 activations) or 4 (int8 activations), not 2"), level.err());
         CliRunner bad = CliRunner.run("generate", "--model", MODEL, "--prompt", "x", "--engine", "djl", "--weights",
                 "int4");
         assertEquals(2, bad.code());
