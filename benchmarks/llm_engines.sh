@@ -24,6 +24,7 @@ bench gguf $S "$WORK"
 bench run $S djl fp32 "$WORK" "$ITERS" 700 32
 for f in fp32 fp16 int8 int8@4 int4; do bench run $S onnx $f "$WORK" "$ITERS" 700 32; done
 bench run $S llama.cpp q4_0 "$WORK" "$ITERS" 700 32
+for n in 1 4 8; do bench batch $S int4 "$WORK" $n 64 32; done # continuous batching: sequences decoded together
 if [ "${SHAPES:-all}" = all ]; then
   for S in qwen2.5-1.5b llama-7b; do
     bench checkpoint $S "$WORK"

@@ -80,6 +80,8 @@ public final class LlmEngineBench {
                 out.put("gguf_seconds", (System.nanoTime() - t0) / 1e9);
                 out.put("gguf_bytes", Files.size(dir.resolve("model-q4_0.gguf")));
             }
+            case "batch" -> batch(SHAPES.get(args[1]), args[2], Path.of(args[3]), Integer.parseInt(args[4]),
+                    Integer.parseInt(args[5]), Integer.parseInt(args[6]), out);
             case "bandwidth" -> bandwidth(out);
             case "report" -> {
                 report(Path.of(args[1]));
@@ -340,6 +342,45 @@ public final class LlmEngineBench {
         }
     }
 
+    /**
+     * Continuous batching on the ONNX engine: {@code n} sequences of {@code prompt} random tokens prefilled, then
+     * {@code decode} steps of all of them; decode tokens/s summed over the sequences (the best of two rounds).
+     */
+    static void batch(Shape s, String format, Path work, int n, int prompt, int decode, Map<String, Object> out)
+            throws Exception {
+        out.put("mode", "batch");
+        out.put("shape", s.name());
+        out.put("format", format);
+        out.put("threads", threads());
+        out.put("sequences", n);
+        out.put("prompt_tokens", prompt);
+        SplittableRandom r = new SplittableRandom(5);
+        try (OnnxCausalLM lm = onnx(work.resolve(s.name()), format, work).build()) {
+            double best = 0;
+            for (int round = 0; round < 2; round++) {
+                try (dev.glimpse.language.OnnxDecoder d = lm.decoder()) {
+                    List<dev.glimpse.language.OnnxDecoder.Sequence> seqs = new ArrayList<>();
+                    for (int i = 0; i < n; i++) {
+                        long[] ids = new long[prompt];
+                        for (int k = 0; k < prompt; k++) {
+                            ids[k] = r.nextInt(Math.min(s.vocab(), 30000));
+                        }
+                        seqs.add(new dev.glimpse.language.OnnxDecoder.Sequence(ids, null, options(decode + 1), null));
+                    }
+                    d.add(seqs);
+                    long t0 = System.nanoTime();
+                    int steps = 0;
+                    while (d.active() > 0) {
+                        d.step();
+                        steps++;
+                    }
+                    best = Math.max(best, (double) n * steps / ((System.nanoTime() - t0) / 1e9));
+                }
+            }
+            out.put("decode_tokens_per_s", best);
+        }
+    }
+
     static GenerationOptions options(int n) {
         return GenerationOptions.builder().maxNewTokens(n).useModelStopTokens(false).build();
     }
@@ -418,6 +459,20 @@ public final class LlmEngineBench {
                     r.get("shape").asText(), r.get("engine").asText(), r.get("format").asText(),
                     r.get("model_bytes").asDouble() / 1e6, r.get("prefill_tokens_per_s").asDouble(), dec, vs, limit,
                     100 * dec / limit, r.get("peak_rss_mb").asLong()));
+        }
+        List<JsonNode> batches = rows.stream().filter(r -> r.path("mode").asText().equals("batch")).toList();
+        if (!batches.isEmpty()) {
+            sb.append("\n| shape | weights | sequences | decode tok/s, all sequences | per sequence | vs one sequence |"
+                    + "\n|---|---|---|---|---|---|\n");
+            for (JsonNode r : batches) {
+                double one = batches.stream().filter(x -> x.get("shape").equals(r.get("shape"))
+                        && x.get("format").equals(r.get("format")) && x.get("sequences").asInt() == 1)
+                        .mapToDouble(x -> x.get("decode_tokens_per_s").asDouble()).findFirst().orElse(Double.NaN);
+                double all = r.get("decode_tokens_per_s").asDouble();
+                int n = r.get("sequences").asInt();
+                sb.append(String.format(Locale.ROOT, "| %s | %s | %d | %.1f | %.1f | %.2f× |%n",
+                        r.get("shape").asText(), r.get("format").asText(), n, all, all / n, all / one));
+            }
         }
         sb.append("\n| shape | weights | build s | built model | build peak RSS |\n|---|---|---|---|---|\n");
         for (JsonNode r : rows) {

@@ -30,7 +30,7 @@ import javax.imageio.ImageIO;
  * when the last is answered) for a fixed time per row, against a server that decodes one request at a time (batch 1)
  * and against continuous batching. Prints a Markdown table and one JSON line per row.
  *
- * <pre>java ... ServeBench BUNDLE SECONDS_PER_ROW</pre>
+ * <pre>java ... ServeBench BUNDLE SECONDS_PER_ROW [djl | onnx[:fp32|fp16|int8|int4]]</pre>
  */
 public final class ServeBench {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -49,7 +49,14 @@ public final class ServeBench {
         double seconds = Double.parseDouble(args[1]);
         List<String> images = images();
         List<Row> rows = new ArrayList<>();
-        try (VisionLanguageModel vlm = VisionLanguageModel.load(bundle)) {
+        String engine = args.length > 2 ? args[2] : "djl";
+        VisionLanguageModel.Builder b = VisionLanguageModel.builder().model(bundle);
+        if (engine.startsWith("onnx")) {
+            b.engine(dev.glimpse.language.InferenceEngine.ONNX).weights(dev.glimpse.language.WeightFormat.parse(
+                    engine.contains(":") ? engine.substring(engine.indexOf(':') + 1) : "fp32"));
+        }
+        System.err.println("engine: " + engine);
+        try (VisionLanguageModel vlm = b.build()) {
             for (int batch : new int[] {1, 32}) {
                 try (GlimpseServer server = GlimpseServer.builder(vlm).modelName("bench").port(0).maxBatch(batch)
                         .queueCapacity(256).build().start()) {

@@ -27,6 +27,7 @@ import dev.glimpse.language.GenerationOptions;
 import dev.glimpse.language.InferenceEngine;
 import dev.glimpse.language.LanguageAdapter;
 import dev.glimpse.language.OnnxCausalLM;
+import dev.glimpse.language.OnnxDecoder;
 import dev.glimpse.language.WeightFormat;
 import dev.glimpse.language.Tokenizer;
 import dev.glimpse.vision.ImageLoader;
@@ -741,6 +742,23 @@ public final class VisionLanguageModel implements AutoCloseable {
         NDArray image = features.isEmpty() ? null : project(m, features);
         NDArray embeds = MultimodalPrompt.splice(llm(), m, new int[][] {p.ids()}, image);
         return Decoder.Sequence.embeds(embeds, visual(m, p, image), options);
+    }
+
+    /**
+     * A prompt with its images' features spliced in, ready to join an {@link OnnxDecoder} (continuous batching on the
+     * ONNX engine).
+     */
+    public OnnxDecoder.Sequence onnxSequence(String prompt, List<float[]> features, GenerationOptions options) {
+        MultimodalPrompt p = MultimodalPrompt.encode(requireTokenizer(), prompt, tower.numTokens());
+        checkImages(p, features);
+        if (onnx == null) {
+            throw new IllegalStateException("this model's LLM runs on DJL: use sequence(...) and llm().decoder()");
+        }
+        try (NDManager m = manager.newSubManager()) {
+            OnnxPrompt o = OnnxPrompt.of(p, features.isEmpty() ? null : project(m, features),
+                    languageConfig().hiddenSize());
+            return new OnnxDecoder.Sequence(o.ids(), o.embeds(), options, null);
+        }
     }
 
     /** Positions a prompt takes in the LLM: its text tokens and the tower's tokens for each {@code <image>}. */

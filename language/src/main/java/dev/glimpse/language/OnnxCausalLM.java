@@ -218,7 +218,7 @@ public final class OnnxCausalLM implements AutoCloseable {
         });
     }
 
-    private void checkPrompt(long[] ids, float[] embeds, int newTokens) {
+    void checkPrompt(long[] ids, float[] embeds, int newTokens) {
         if (ids.length == 0) {
             throw new BadInputException("an empty prompt cannot be continued: give at least one token (e.g. BOS)");
         }
@@ -341,26 +341,56 @@ public final class OnnxCausalLM implements AutoCloseable {
         return t;
     }
 
-    /** The logits of one run and the KV cache it leaves (ONNX Runtime's present tensors, used as they are). */
+    /**
+     * The logits of one run and the KV cache it leaves: ONNX Runtime's present tensors, used as they are, or
+     * tensors a caller assembled (a batch re-packed by {@link OnnxDecoder}), owned by the step.
+     */
     static final class Step implements AutoCloseable {
         final OrtSession.Result result;
         final float[] logits;
         final int length;
+        private final Map<String, OnnxTensor> owned;
 
         Step(OrtSession.Result result, float[] logits, int length) {
             this.result = result;
             this.logits = logits;
             this.length = length;
+            this.owned = null;
+        }
+
+        /** A cache of {@code length} positions from tensors named present.N.key|value, which the step closes. */
+        Step(Map<String, OnnxTensor> presents, int length) {
+            this.result = null;
+            this.logits = null;
+            this.length = length;
+            this.owned = presents;
         }
 
         OnnxTensor present(int layer, String kind) {
-            return (OnnxTensor) result.get("present." + layer + "." + kind).orElseThrow();
+            String name = "present." + layer + "." + kind;
+            return owned != null ? owned.get(name) : (OnnxTensor) result.get(name).orElseThrow();
         }
 
         @Override
         public void close() {
-            result.close();
+            if (result != null) {
+                result.close();
+            } else {
+                owned.values().forEach(OnnxTensor::close);
+            }
         }
+    }
+
+    /**
+     * A decoder that continues many sequences at once, taking new ones between steps (continuous batching), as
+     * {@link CausalLM#decoder()} does on DJL.
+     */
+    public OnnxDecoder decoder() {
+        return new OnnxDecoder(this);
+    }
+
+    OrtEnvironment env() {
+        return env;
     }
 
     /** log Σ exp(logits) over one position's vocabulary: a token's log-probability is its logit minus this. */

@@ -7,7 +7,7 @@ import dev.glimpse.fusion.TextStream;
 import dev.glimpse.fusion.VisionLanguageModel;
 import dev.glimpse.language.Decoder;
 import dev.glimpse.language.InferenceEngine;
-import dev.glimpse.language.OnnxCausalLM;
+import dev.glimpse.language.OnnxDecoder;
 import dev.glimpse.language.GenerationOptions;
 import dev.glimpse.language.Tokenizer;
 import java.awt.image.BufferedImage;
@@ -144,11 +144,7 @@ final class ModelWorker {
     }
 
     private void run() {
-        if (vlm.engine() == InferenceEngine.ONNX) {
-            runOneAtATime();
-            return;
-        }
-        Decoder decoder = vlm.llm().decoder();
+        ChatBatch batch = newBatch();
         Map<Integer, ChatJob> decoding = new HashMap<>();
         while (true) {
             List<Job> fresh = new ArrayList<>();
@@ -170,88 +166,118 @@ final class ModelWorker {
             queue.drainTo(fresh, Math.max(0, maxBatch - decoding.size() - fresh.size()));
             try {
                 if (!fresh.isEmpty()) {
-                    take(fresh, decoder, decoding);
+                    take(fresh, batch, decoding);
                 }
-                if (decoder.active() > 0) {
-                    metrics.decodeBatch(decoder.active());
-                    decoder.step();
+                if (batch.active() > 0) {
+                    metrics.decodeBatch(batch.active());
+                    batch.step();
                 }
             } catch (RuntimeException e) {
                 LOG.warn("the decoder failed; its " + decoding.size() + " sequence(s) are answered with the error", e);
                 decoding.values().forEach(j -> j.events.add(new Failed(e)));
                 decoding.clear();
-                decoder.close();
-                decoder = vlm.llm().decoder();
+                batch.close();
+                batch = newBatch();
             }
-            finish(decoder, decoding);
-            active = decoder.active();
+            finish(batch, decoding);
+            active = batch.active();
         }
-        decoder.close();
+        batch.close();
     }
 
-    /**
-     * The ONNX engine's loop: multiple-choice questions that arrive together are still answered together, but
-     * completions decode one at a time (continuous batching is the DJL engine's, for now).
-     */
-    private void runOneAtATime() {
-        while (running || !queue.isEmpty()) {
-            List<Job> fresh = new ArrayList<>();
-            try {
-                Job first = queue.poll(200, TimeUnit.MILLISECONDS);
-                if (first == null) {
-                    continue;
+    /** Either engine's continuous-batching decoder, as this loop uses it. */
+    private interface ChatBatch extends AutoCloseable {
+        /** Prefills the chats (their text streams set) and returns their decoder indices. */
+        int[] add(List<ChatJob> chats, List<List<float[]>> features);
+
+        void step();
+
+        int active();
+
+        Decoder.Finish finish(int index);
+
+        int[] result(int index);
+
+        @Override
+        void close();
+    }
+
+    private ChatBatch newBatch() {
+        if (vlm.engine() == InferenceEngine.ONNX) {
+            OnnxDecoder d = vlm.onnxLlm().orElseThrow().decoder();
+            return new ChatBatch() {
+                public int[] add(List<ChatJob> chats, List<List<float[]>> features) {
+                    List<OnnxDecoder.Sequence> seqs = new ArrayList<>();
+                    for (int i = 0; i < chats.size(); i++) {
+                        ChatJob c = chats.get(i);
+                        seqs.add(vlm.onnxSequence(c.prompt, features.get(i), c.options).sink(sink(c)));
+                    }
+                    return d.add(seqs);
                 }
-                fresh.add(first);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                break;
-            }
-            queue.drainTo(fresh, Math.max(0, maxBatch - 1));
-            long now = System.nanoTime();
-            List<AnswerJob> answers = new ArrayList<>();
-            List<List<float[]>> answerFeatures = new ArrayList<>();
-            List<ChatJob> chats = new ArrayList<>();
-            for (Job j : fresh) {
-                metrics.queueWait((now - j.enqueued) / 1e9);
-                if (j instanceof AnswerJob a) {
-                    answers.add(a);
-                } else if (j instanceof ChatJob c && !c.cancelled) {
-                    chats.add(c);
+
+                public void step() {
+                    d.step();
                 }
-            }
-            try {
-                // one tower call for all the answers' images, as the batching loop does
-                List<BufferedImage> all = new ArrayList<>();
-                answers.forEach(a -> all.addAll(a.images));
-                List<float[]> features = vlm.features(all);
-                int k = 0;
-                for (AnswerJob a : answers) {
-                    answerFeatures.add(features.subList(k, k + a.images.size()));
-                    k += a.images.size();
+
+                public int active() {
+                    return d.active();
                 }
-            } catch (RuntimeException e) {
-                answers.forEach(j -> fail(j, e));
-                answers.clear();
-            }
-            answer(answers, answerFeatures);
-            for (ChatJob c : chats) {
-                active = 1;
-                try {
-                    c.text = new TextStream(tokenizer, c.stops, piece -> emit(c, piece));
-                    metrics.decodeBatch(1);
-                    OnnxCausalLM.Generation g = vlm.stream(c.prompt, vlm.features(c.images), c.options,
-                            (tok, logits, off) -> token(c, tok, logits, off));
-                    done(c, g.tokens().length, g.finish() == Decoder.Finish.LENGTH);
-                } catch (RuntimeException e) {
-                    fail(c, e);
+
+                public Decoder.Finish finish(int index) {
+                    return d.finish(index);
                 }
-                active = 0;
-            }
+
+                public int[] result(int index) {
+                    return d.result(index);
+                }
+
+                public void close() {
+                    d.close();
+                }
+            };
         }
+        Decoder d = vlm.llm().decoder();
+        return new ChatBatch() {
+            public int[] add(List<ChatJob> chats, List<List<float[]>> features) {
+                try (NDManager m = vlm.llm().manager().newSubManager()) {
+                    List<Decoder.Sequence> seqs = new ArrayList<>();
+                    for (int i = 0; i < chats.size(); i++) {
+                        ChatJob c = chats.get(i);
+                        seqs.add(vlm.sequence(m, c.prompt, features.get(i), c.options).sink(sink(c)));
+                    }
+                    return d.add(seqs);
+                }
+            }
+
+            public void step() {
+                d.step();
+            }
+
+            public int active() {
+                return d.active();
+            }
+
+            public Decoder.Finish finish(int index) {
+                return d.finish(index);
+            }
+
+            public int[] result(int index) {
+                return d.result(index);
+            }
+
+            public void close() {
+                d.close();
+            }
+        };
+    }
+
+    private Decoder.TokenSink sink(ChatJob c) {
+        c.text = new TextStream(tokenizer, c.stops, piece -> emit(c, piece));
+        return (tok, logits, off) -> token(c, tok, logits, off);
     }
 
     /** Starts newly taken jobs: one tower call for all their images, answers scored, completions joined. */
-    private void take(List<Job> fresh, Decoder decoder, Map<Integer, ChatJob> decoding) {
+    private void take(List<Job> fresh, ChatBatch batch, Map<Integer, ChatJob> decoding) {
         long now = System.nanoTime();
         List<BufferedImage> all = new ArrayList<>();
         for (Job j : fresh) {
@@ -285,15 +311,8 @@ final class ModelWorker {
         if (chats.isEmpty()) {
             return;
         }
-        try (NDManager m = vlm.llm().manager().newSubManager()) { // DJL engine only (see runOneAtATime)
-            List<Decoder.Sequence> seqs = new ArrayList<>();
-            for (int i = 0; i < chats.size(); i++) {
-                ChatJob c = chats.get(i);
-                c.text = new TextStream(tokenizer, c.stops, piece -> emit(c, piece));
-                seqs.add(vlm.sequence(m, c.prompt, chatFeatures.get(i), c.options).sink((tok, logits, off) ->
-                        token(c, tok, logits, off)));
-            }
-            int[] ids = decoder.add(seqs);
+        try {
+            int[] ids = batch.add(chats, chatFeatures);
             for (int i = 0; i < ids.length; i++) {
                 decoding.put(ids[i], chats.get(i));
             }
@@ -375,7 +394,7 @@ final class ModelWorker {
     }
 
     /** Completes the jobs whose sequences left the decoder. */
-    private void finish(Decoder decoder, Map<Integer, ChatJob> decoding) {
+    private void finish(ChatBatch decoder, Map<Integer, ChatJob> decoding) {
         for (Iterator<Map.Entry<Integer, ChatJob>> it = decoding.entrySet().iterator(); it.hasNext(); ) {
             Map.Entry<Integer, ChatJob> e = it.next();
             int[] out = decoder.result(e.getKey());

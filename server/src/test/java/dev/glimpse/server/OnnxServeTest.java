@@ -23,7 +23,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The service on the ONNX engine (fp32) answers what it answers on DJL: the same chat completions (whole and
- * streamed, with log-probabilities) and the same multiple-choice answers, also under concurrent clients.
+ * streamed, with log-probabilities) and the same multiple-choice answers, also under concurrent clients, whose
+ * chats both engines decode in one batch (continuous batching).
  */
 class OnnxServeTest {
     static final ObjectMapper JSON = new ObjectMapper();
@@ -85,14 +86,16 @@ class OnnxServeTest {
             }
             ExecutorService pool = Executors.newFixedThreadPool(8);
             List<Future<JsonNode>> fs = new ArrayList<>();
-            for (int c = 0; c < 8; c++) {
+            for (int k = 0; k < 24; k++) { // three rounds of 4 chats and 4 answers
+                int c = k % 8;
                 int i = c % chats.size();
                 String path = c < 4 ? "/v1/chat/completions" : "/v1/answer";
                 String body = c < 4 ? chats.get(i) : answers.get(i);
                 fs.add(pool.submit(() -> post(server, path, body)));
             }
-            for (int c = 0; c < 8; c++) {
-                JsonNode got = fs.get(c).get();
+            for (int k = 0; k < 24; k++) {
+                int c = k % 8;
+                JsonNode got = fs.get(k).get();
                 JsonNode want = out.get(2 * (c % chats.size()) + (c < 4 ? 0 : 1));
                 if (c < 4) {
                     assertEquals(want.get("choices").get(0).get("message"), got.get("choices").get(0).get("message"));
@@ -101,6 +104,12 @@ class OnnxServeTest {
                 }
             }
             pool.shutdown();
+            // both engines batch concurrent chats: some decode steps ran more than one sequence
+            String metrics = CLIENT.send(HttpRequest.newBuilder(URI.create(server.url() + "/metrics")).build(),
+                    HttpResponse.BodyHandlers.ofString()).body();
+            double one = ChatCompletionsTest.metric(metrics, "glimpse_batch_size_bucket{kind=\"decode\",le=\"1.0\"}");
+            double all = ChatCompletionsTest.metric(metrics, "glimpse_batch_size_count{kind=\"decode\"}");
+            assertTrue(all > one, vlm.engine() + ": " + one + " of " + all + " decode steps had one sequence");
             return out;
         }
     }
