@@ -17,7 +17,9 @@ import java.util.Set;
  * Continuous batching on the ONNX engine: sequences join between steps and leave when done, and every step
  * decodes one token for all of them in one run of the graph. The batch's KV cache is ONNX Runtime's present tensors,
  * fed back as they are; only when rows join or leave is it re-packed (each row's positions copied, left-padded to
- * the longest row). Same contract as {@link Decoder}, the DJL engine's:
+ * the longest row). Where one run of several rows is slower than one run per row (quantized weights with fp32
+ * activations on the CPU: {@code OnnxCausalLM.decodesRowsApart}), each sequence keeps its own cache and a step
+ * runs them one after another. Same contract as {@link Decoder}, the DJL engine's:
  * <pre>{@code
  * try (OnnxDecoder d = lm.decoder()) {
  *     int id = d.add(List.of(new OnnxDecoder.Sequence(ids, null, GenerationOptions.greedy(32), null)))[0];
@@ -55,19 +57,26 @@ public final class OnnxDecoder implements AutoCloseable {
         }
     }
 
+    /** Rows decoded together, and their cache [rows, kv, width, hd] per layer (each row's positions at the right). */
+    private static final class Group {
+        final List<Row> rows = new ArrayList<>();
+        OnnxCausalLM.Step cache;
+    }
+
     private final OnnxCausalLM lm;
-    private final List<Row> rows = new ArrayList<>();
+    private final boolean apart; // each row its own group: see OnnxCausalLM.decodesRowsApart
+    private final List<Group> groups = new ArrayList<>();
     private final List<int[]> finished = new ArrayList<>();
     private final List<Decoder.Finish> finishes = new ArrayList<>();
-    private OnnxCausalLM.Step cache; // [rows, kv, width, hd] per layer, each row's positions at the right end
 
     OnnxDecoder(OnnxCausalLM lm) {
         this.lm = lm;
+        this.apart = lm.decodesRowsApart();
     }
 
     /** Sequences still decoding. */
     public int active() {
-        return rows.size();
+        return groups.stream().mapToInt(g -> g.rows.size()).sum();
     }
 
     /**
@@ -110,7 +119,20 @@ public final class OnnxDecoder implements AutoCloseable {
                         p.close();
                     }
                 }
-                repack(joining, prefills);
+                if (apart) {
+                    for (int j = 0; j < joining.size(); j++) {
+                        Group g = new Group(); // the row's own prefill is its cache
+                        g.rows.add(joining.get(j));
+                        g.cache = prefills.get(j);
+                        groups.add(g);
+                    }
+                    prefills.clear();
+                } else if (!joining.isEmpty()) {
+                    if (groups.isEmpty()) {
+                        groups.add(new Group());
+                    }
+                    repack(groups.get(0), joining, prefills);
+                }
             } catch (OrtException | RuntimeException e) {
                 for (Row r : fresh) {
                     if (r.finish == null) {
@@ -128,47 +150,50 @@ public final class OnnxDecoder implements AutoCloseable {
 
     /** One decode step for every active sequence: feeds each its last token and chooses its next. */
     public void step() {
-        if (rows.isEmpty()) {
-            return;
-        }
         OnnxThreads.call(() -> {
-            int b = rows.size();
-            int width = cache.length;
-            long[] last = new long[b];
-            long[] pos = new long[b];
-            long[] mask = new long[b * (width + 1)];
-            for (int r = 0; r < b; r++) {
-                Row row = rows.get(r);
-                last[r] = row.out.get(row.out.size() - 1);
-                pos[r] = row.seen;
-                for (int i = width - row.seen; i <= width; i++) {
-                    mask[r * (width + 1) + i] = 1;
-                }
-            }
-            OnnxCausalLM.Step next;
-            try {
-                next = lm.forward(cache, last, null, mask, pos, b, 1, 1);
-            } catch (OrtException e) {
-                throw new GlimpseException("ONNX decode step failed: " + e.getMessage(), e);
-            }
-            cache.close();
-            cache = next;
-            int v = lm.config().vocabSize();
-            boolean left = false;
-            for (int r = 0; r < b; r++) {
-                Row row = rows.get(r);
-                row.seen++;
-                left |= !choose(row, next.logits, r * v);
-            }
-            if (left) {
-                try {
-                    repack(List.of(), List.of());
-                } catch (OrtException e) {
-                    throw new GlimpseException("ONNX cache re-pack failed: " + e.getMessage(), e);
-                }
+            for (Group g : new ArrayList<>(groups)) {
+                step(g);
             }
             return null;
         });
+    }
+
+    private void step(Group g) {
+        int b = g.rows.size();
+        int width = g.cache.length;
+        long[] last = new long[b];
+        long[] pos = new long[b];
+        long[] mask = new long[b * (width + 1)];
+        for (int r = 0; r < b; r++) {
+            Row row = g.rows.get(r);
+            last[r] = row.out.get(row.out.size() - 1);
+            pos[r] = row.seen;
+            for (int i = width - row.seen; i <= width; i++) {
+                mask[r * (width + 1) + i] = 1;
+            }
+        }
+        OnnxCausalLM.Step next;
+        try {
+            next = lm.forward(g.cache, last, null, mask, pos, b, 1, 1);
+        } catch (OrtException e) {
+            throw new GlimpseException("ONNX decode step failed: " + e.getMessage(), e);
+        }
+        g.cache.close();
+        g.cache = next;
+        int v = lm.config().vocabSize();
+        boolean left = false;
+        for (int r = 0; r < b; r++) {
+            Row row = g.rows.get(r);
+            row.seen++;
+            left |= !choose(row, next.logits, r * v);
+        }
+        if (left) {
+            try {
+                repack(g, List.of(), List.of());
+            } catch (OrtException e) {
+                throw new GlimpseException("ONNX cache re-pack failed: " + e.getMessage(), e);
+            }
+        }
     }
 
     /** Why sequence {@code index} ended, once it is done, else null. */
@@ -181,9 +206,14 @@ public final class OnnxDecoder implements AutoCloseable {
         return finished.get(index);
     }
 
-    /** Positions in the batch's cache, padding included (for tests: the longest active row's). */
+    /** Positions in the widest group's cache, padding included (for tests: the longest active row's). */
     int width() {
-        return cache == null ? 0 : cache.length;
+        return groups.stream().mapToInt(g -> g.cache.length).max().orElse(0);
+    }
+
+    /** Groups decoded in separate runs (for tests: one when batching, one per row when rows go apart). */
+    int groups() {
+        return groups.size();
     }
 
     /** Chooses a row's next token from its logits; false when the row has ended (and is recorded as done). */
@@ -210,30 +240,30 @@ public final class OnnxDecoder implements AutoCloseable {
     }
 
     /**
-     * Rebuilds the batch cache from the rows still going (their positions in the current cache) and the rows
+     * Rebuilds a group's cache from its rows still going (their positions in the current cache) and the rows
      * joining (each with its own prefill): every row's positions copied to the right end of a cache as wide as the
-     * longest row.
+     * longest row. A group left empty is dropped.
      */
-    private void repack(List<Row> joining, List<OnnxCausalLM.Step> prefills) throws OrtException {
+    private void repack(Group g, List<Row> joining, List<OnnxCausalLM.Step> prefills) throws OrtException {
         List<Row> kept = new ArrayList<>();
         List<Integer> keptAt = new ArrayList<>();
-        for (int r = 0; r < rows.size(); r++) {
-            if (rows.get(r).finish == null) {
-                kept.add(rows.get(r));
+        for (int r = 0; r < g.rows.size(); r++) {
+            if (g.rows.get(r).finish == null) {
+                kept.add(g.rows.get(r));
                 keptAt.add(r);
             }
         }
-        if (joining.isEmpty() && kept.size() == rows.size()) {
+        if (joining.isEmpty() && kept.size() == g.rows.size()) {
             return;
         }
         List<Row> all = new ArrayList<>(kept);
         all.addAll(joining);
         if (all.isEmpty()) {
-            rows.clear();
-            if (cache != null) {
-                cache.close();
-                cache = null;
+            g.rows.clear();
+            if (g.cache != null) {
+                g.cache.close();
             }
+            groups.remove(g);
             return;
         }
         int width = all.stream().mapToInt(r -> r.seen).max().orElseThrow();
@@ -246,16 +276,14 @@ public final class OnnxDecoder implements AutoCloseable {
                 for (String kind : new String[] {"key", "value"}) {
                     float[] dst = new float[b * kv * width * hd];
                     if (!kept.isEmpty()) {
-                        float[] src = floats(cache.present(layer, kind));
-                        int srcWidth = cache.length;
-                        int srcRows = rows.size();
+                        float[] src = floats(g.cache.present(layer, kind));
                         for (int i = 0; i < kept.size(); i++) {
-                            copyRow(src, srcRows, srcWidth, keptAt.get(i), dst, width, i, kept.get(i).seen, kv, hd);
+                            copyRow(src, g.cache.length, keptAt.get(i), dst, width, i, kept.get(i).seen, kv, hd);
                         }
                     }
                     for (int j = 0; j < joining.size(); j++) {
                         OnnxCausalLM.Step p = prefills.get(j);
-                        copyRow(floats(p.present(layer, kind)), 1, p.length, 0, dst, width, kept.size() + j,
+                        copyRow(floats(p.present(layer, kind)), p.length, 0, dst, width, kept.size() + j,
                                 joining.get(j).seen, kv, hd);
                     }
                     String name = "present." + layer + "." + kind;
@@ -267,12 +295,12 @@ public final class OnnxDecoder implements AutoCloseable {
             packed.values().forEach(OnnxTensor::close);
             throw e;
         }
-        if (cache != null) {
-            cache.close();
+        if (g.cache != null) {
+            g.cache.close();
         }
-        cache = new OnnxCausalLM.Step(packed, width);
-        rows.clear();
-        rows.addAll(all);
+        g.cache = new OnnxCausalLM.Step(packed, width);
+        g.rows.clear();
+        g.rows.addAll(all);
     }
 
     private static float[] floats(OnnxTensor t) {
@@ -283,8 +311,8 @@ public final class OnnxDecoder implements AutoCloseable {
     }
 
     /** The last {@code seen} positions of row {@code from} of [rows, kv, srcWidth, hd] to the right end of a row of dst. */
-    private static void copyRow(float[] src, int srcRows, int srcWidth, int from, float[] dst, int width, int to,
-                                int seen, int kv, int hd) {
+    private static void copyRow(float[] src, int srcWidth, int from, float[] dst, int width, int to, int seen, int kv,
+                                int hd) {
         for (int h = 0; h < kv; h++) {
             int s = ((from * kv + h) * srcWidth + srcWidth - seen) * hd;
             int d = ((to * kv + h) * width + width - seen) * hd;
@@ -294,13 +322,10 @@ public final class OnnxDecoder implements AutoCloseable {
 
     @Override
     public void close() {
-        if (cache != null) {
-            OnnxThreads.call(() -> {
-                cache.close();
-                return null;
-            });
-            cache = null;
-        }
-        rows.clear();
+        OnnxThreads.call(() -> {
+            groups.forEach(g -> g.cache.close());
+            return null;
+        });
+        groups.clear();
     }
 }

@@ -201,6 +201,37 @@ class OnnxDecoderTest {
         }
     }
 
+    /**
+     * int8 keeps activations fp32 by default, whose CPU kernel is fast for one row only: its decoder runs each
+     * sequence apart (one group per row), int8 at accuracy level 4 batches them; both make what each makes alone.
+     */
+    @Test
+    void int8WithFp32ActivationsDecodesRowsApartAndAtLevelFourTogether() {
+        List<long[]> prompts = List.of(prompt("Once upon a time"), prompt("Tom had a big red ball. He"),
+                prompt("The cat"));
+        for (int level : new int[] {1, 4}) {
+            try (OnnxCausalLM q = OnnxCausalLM.builder(TestData.model("stories260k")).cacheDir(cache)
+                    .weights(WeightFormat.INT8).accuracyLevel(level).build(); OnnxDecoder d = q.decoder()) {
+                assertEquals(level == 1, q.decodesRowsApart());
+                int first = d.add(List.of(new OnnxDecoder.Sequence(prompts.get(0), null, greedy(12), null)))[0];
+                d.step();
+                int[] more = d.add(List.of(new OnnxDecoder.Sequence(prompts.get(1), null, greedy(20), null),
+                        new OnnxDecoder.Sequence(prompts.get(2), null, greedy(5), null)));
+                assertEquals(level == 1 ? 3 : 1, d.groups(), "level " + level);
+                while (d.active() > 0) {
+                    d.step();
+                }
+                assertEquals(0, d.groups());
+                int[] all = {first, more[0], more[1]};
+                int[] lengths = {12, 20, 5};
+                for (int i = 0; i < 3; i++) {
+                    assertArrayEquals(q.generate(prompts.get(i), null, greedy(lengths[i]), (Decoder.TokenSink) null)
+                            .tokens(), d.result(all[i]), "level " + level + " row " + i);
+                }
+            }
+        }
+    }
+
     @Test
     void tooLongARequestIsRefusedAndTheBatchGoesOn() {
         long[] a = prompt("Once upon a time");
