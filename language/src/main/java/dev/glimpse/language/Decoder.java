@@ -28,7 +28,7 @@ import java.util.Set;
  * }
  * }</pre>
  */
-public final class Decoder implements AutoCloseable {
+public final class Decoder implements SequenceDecoder {
     /** Hears each chosen token of a sequence with that step's logits ({@code vocab} values from {@code offset}). */
     @FunctionalInterface
     public interface TokenSink {

@@ -28,7 +28,7 @@ import java.util.Set;
  * }
  * }</pre>
  */
-public final class OnnxDecoder implements AutoCloseable {
+public final class OnnxDecoder implements SequenceDecoder {
     /**
      * One sequence to continue: prompt ids whose positions below 0 take their embedding from {@code embeds}
      * ([ids.length, H] row-major, or null), its options, and a sink that hears each token (or null).

@@ -8,6 +8,7 @@ import dev.glimpse.fusion.VisionLanguageModel;
 import dev.glimpse.language.Decoder;
 import dev.glimpse.language.InferenceEngine;
 import dev.glimpse.language.OnnxDecoder;
+import dev.glimpse.language.SequenceDecoder;
 import dev.glimpse.language.GenerationOptions;
 import dev.glimpse.language.Tokenizer;
 import java.awt.image.BufferedImage;
@@ -16,6 +17,7 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.function.BiFunction;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
@@ -168,107 +170,53 @@ final class ModelWorker {
                 if (!fresh.isEmpty()) {
                     take(fresh, batch, decoding);
                 }
-                if (batch.active() > 0) {
-                    metrics.decodeBatch(batch.active());
-                    batch.step();
+                if (batch.decoder().active() > 0) {
+                    metrics.decodeBatch(batch.decoder().active());
+                    batch.decoder().step();
                 }
             } catch (RuntimeException e) {
                 LOG.warn("the decoder failed; its " + decoding.size() + " sequence(s) are answered with the error", e);
                 decoding.values().forEach(j -> j.events.add(new Failed(e)));
                 decoding.clear();
-                batch.close();
+                batch.decoder().close();
                 batch = newBatch();
             }
-            finish(batch, decoding);
-            active = batch.active();
+            finish(batch.decoder(), decoding);
+            active = batch.decoder().active();
         }
-        batch.close();
+        batch.decoder().close();
     }
 
-    /** Either engine's continuous-batching decoder, as this loop uses it. */
-    private interface ChatBatch extends AutoCloseable {
-        /** Prefills the chats (their text streams set) and returns their decoder indices. */
-        int[] add(List<ChatJob> chats, List<List<float[]>> features);
-
-        void step();
-
-        int active();
-
-        Decoder.Finish finish(int index);
-
-        int[] result(int index);
-
-        @Override
-        void close();
+    /** Either engine's continuous-batching decoder, with how chats join it (each engine takes its own prompts). */
+    private record ChatBatch(SequenceDecoder decoder, BiFunction<List<ChatJob>, List<List<float[]>>, int[]> joiner) {
+        int[] add(List<ChatJob> chats, List<List<float[]>> features) {
+            return joiner.apply(chats, features);
+        }
     }
 
     private ChatBatch newBatch() {
         if (vlm.engine() == InferenceEngine.ONNX) {
             OnnxDecoder d = vlm.onnxLlm().orElseThrow().decoder();
-            return new ChatBatch() {
-                public int[] add(List<ChatJob> chats, List<List<float[]>> features) {
-                    List<OnnxDecoder.Sequence> seqs = new ArrayList<>();
-                    for (int i = 0; i < chats.size(); i++) {
-                        ChatJob c = chats.get(i);
-                        seqs.add(vlm.onnxSequence(c.prompt, features.get(i), c.options).sink(sink(c)));
-                    }
-                    return d.add(seqs);
+            return new ChatBatch(d, (chats, features) -> {
+                List<OnnxDecoder.Sequence> seqs = new ArrayList<>();
+                for (int i = 0; i < chats.size(); i++) {
+                    ChatJob c = chats.get(i);
+                    seqs.add(vlm.onnxSequence(c.prompt, features.get(i), c.options).sink(sink(c)));
                 }
-
-                public void step() {
-                    d.step();
-                }
-
-                public int active() {
-                    return d.active();
-                }
-
-                public Decoder.Finish finish(int index) {
-                    return d.finish(index);
-                }
-
-                public int[] result(int index) {
-                    return d.result(index);
-                }
-
-                public void close() {
-                    d.close();
-                }
-            };
+                return d.add(seqs);
+            });
         }
         Decoder d = vlm.llm().decoder();
-        return new ChatBatch() {
-            public int[] add(List<ChatJob> chats, List<List<float[]>> features) {
-                try (NDManager m = vlm.llm().manager().newSubManager()) {
-                    List<Decoder.Sequence> seqs = new ArrayList<>();
-                    for (int i = 0; i < chats.size(); i++) {
-                        ChatJob c = chats.get(i);
-                        seqs.add(vlm.sequence(m, c.prompt, features.get(i), c.options).sink(sink(c)));
-                    }
-                    return d.add(seqs);
+        return new ChatBatch(d, (chats, features) -> {
+            try (NDManager m = vlm.llm().manager().newSubManager()) {
+                List<Decoder.Sequence> seqs = new ArrayList<>();
+                for (int i = 0; i < chats.size(); i++) {
+                    ChatJob c = chats.get(i);
+                    seqs.add(vlm.sequence(m, c.prompt, features.get(i), c.options).sink(sink(c)));
                 }
+                return d.add(seqs);
             }
-
-            public void step() {
-                d.step();
-            }
-
-            public int active() {
-                return d.active();
-            }
-
-            public Decoder.Finish finish(int index) {
-                return d.finish(index);
-            }
-
-            public int[] result(int index) {
-                return d.result(index);
-            }
-
-            public void close() {
-                d.close();
-            }
-        };
+        });
     }
 
     private Decoder.TokenSink sink(ChatJob c) {
@@ -394,7 +342,7 @@ final class ModelWorker {
     }
 
     /** Completes the jobs whose sequences left the decoder. */
-    private void finish(ChatBatch decoder, Map<Integer, ChatJob> decoding) {
+    private void finish(SequenceDecoder decoder, Map<Integer, ChatJob> decoding) {
         for (Iterator<Map.Entry<Integer, ChatJob>> it = decoding.entrySet().iterator(); it.hasNext(); ) {
             Map.Entry<Integer, ChatJob> e = it.next();
             int[] out = decoder.result(e.getKey());
