@@ -128,10 +128,11 @@ public final class OnnxDecoder implements SequenceDecoder {
                     }
                     prefills.clear();
                 } else if (!joining.isEmpty()) {
+                    Group g = groups.isEmpty() ? new Group() : groups.get(0);
+                    repack(g, joining, prefills); // a new group joins only once its cache exists
                     if (groups.isEmpty()) {
-                        groups.add(new Group());
+                        groups.add(g);
                     }
-                    repack(groups.get(0), joining, prefills);
                 }
             } catch (OrtException | RuntimeException e) {
                 for (Row r : fresh) {
