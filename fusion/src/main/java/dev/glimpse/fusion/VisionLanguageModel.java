@@ -709,7 +709,7 @@ public final class VisionLanguageModel implements AutoCloseable {
 
     /**
      * Generates one completion on whichever engine runs the LLM, giving {@code sink} each token with its logits as
-     * it is made (the sink ends it by returning false). The engine-neutral path of the server's ONNX worker.
+     * it is made (the sink ends it by returning false).
      */
     public OnnxCausalLM.Generation stream(String prompt, List<float[]> features, GenerationOptions options,
                                           Decoder.TokenSink sink) {

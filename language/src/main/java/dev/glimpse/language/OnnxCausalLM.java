@@ -34,13 +34,10 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HexFormat;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.HashMap;
 import java.util.Optional;
-import java.util.Random;
-import java.util.Set;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -171,13 +168,13 @@ public final class OnnxCausalLM implements AutoCloseable {
      * token with its logits as it is made; the sink ends the generation by returning false (e.g. at a stop string).
      */
     public Generation generate(long[] ids, float[] embeds, GenerationOptions options, Decoder.TokenSink sink) {
-        checkPrompt(ids, embeds, options.maxNewTokens());
-        Set<Integer> stops = new LinkedHashSet<>(options.stopTokens());
-        if (options.useModelStopTokens()) {
-            stops.addAll(generation.eosTokenIds());
-            stops.addAll(config.eosTokenIds());
+        try (OnnxDecoder d = decoder()) { // one sequence: the decoder's token choice, stops and cache, no copies
+            int id = d.add(List.of(new OnnxDecoder.Sequence(ids, embeds, options, sink)))[0];
+            while (d.active() > 0) {
+                d.step();
+            }
+            return new Generation(d.result(id), d.finish(id));
         }
-        return OnnxThreads.call(() -> decode(ids, embeds, options, stops, sink));
     }
 
     /** Logits [T, V] of every position of a prompt (ids, with embeddings where ids are below 0). */
@@ -251,45 +248,6 @@ public final class OnnxCausalLM implements AutoCloseable {
                     + ids.length + "×" + config.hiddenSize() + " values, got "
                     + (embeds == null ? "none" : embeds.length));
         }
-    }
-
-    private Generation decode(long[] prompt, float[] embeds, GenerationOptions options, Set<Integer> stops,
-                              Decoder.TokenSink sink) throws OrtException {
-        int v = config.vocabSize();
-        Random random = new Random(options.seed());
-        List<Integer> out = new ArrayList<>();
-        Decoder.Finish finish = Decoder.Finish.LENGTH;
-        Step past = null;
-        try {
-            long[] ids = prompt;
-            float[] e = embeds;
-            for (int step = 0; step < options.maxNewTokens(); step++) {
-                Step next = forward(past, ids, e, 1, ids.length, 1);
-                if (past != null) {
-                    past.close();
-                }
-                past = next;
-                int tok = options.doSample() ? Sampler.sample(next.logits, 0, v, options, random)
-                        : Sampler.argmax(next.logits, 0, v);
-                out.add(tok);
-                boolean more = sink == null || sink.accept(tok, next.logits, 0);
-                if (stops.contains(tok)) {
-                    finish = Decoder.Finish.STOP_TOKEN;
-                    break;
-                }
-                if (!more) {
-                    finish = Decoder.Finish.SINK;
-                    break;
-                }
-                ids = new long[] {tok};
-                e = null;
-            }
-        } finally {
-            if (past != null) {
-                past.close();
-            }
-        }
-        return new Generation(out.stream().mapToInt(Integer::intValue).toArray(), finish);
     }
 
     /**

@@ -119,9 +119,9 @@ public final class OnnxDecoder implements SequenceDecoder {
                         p.close();
                     }
                 }
-                if (apart) {
+                if (apart || (groups.isEmpty() && joining.size() == 1)) {
                     for (int j = 0; j < joining.size(); j++) {
-                        Group g = new Group(); // the row's own prefill is its cache
+                        Group g = new Group(); // the row's own prefill is its cache, used as it is
                         g.rows.add(joining.get(j));
                         g.cache = prefills.get(j);
                         groups.add(g);
