@@ -65,18 +65,15 @@ public final class Parameters {
     }
 
     /**
-     * The parameters as arrays in {@code m} of {@code type}; with {@code requiresGradient} they collect gradients
-     * (then only FLOAT32: a cast would cut the autograd graph).
+     * The parameters as arrays in {@code m} of {@code type}. With {@code requiresGradient} each array is an autograd
+     * leaf of that type (mixed precision: a working copy of the fp32 values here, which stay the master weights).
      */
     public Map<String, NDArray> toNDArrays(NDManager m, DataType type, boolean requiresGradient) {
-        if (requiresGradient && type != DataType.FLOAT32) {
-            throw new IllegalArgumentException("gradients need FLOAT32 parameters, got " + type);
-        }
         Map<String, NDArray> out = new LinkedHashMap<>();
         values.forEach((k, v) -> {
             NDArray a = m.create(v, new Shape(shapes.get(k)));
             if (type != DataType.FLOAT32) {
-                a = a.toType(type, false);
+                a = a.toType(type, false); // cast on the device, before the array becomes a leaf
             }
             if (requiresGradient) {
                 a.setRequiresGradient(true);

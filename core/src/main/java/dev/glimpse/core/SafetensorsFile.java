@@ -388,8 +388,8 @@ public final class SafetensorsFile implements AutoCloseable {
     }
 
     /**
-     * Loads the tensor into {@code manager}. Floating tensors become {@code floatType} (FLOAT32 or FLOAT16;
-     * BF16 is widened in Java since DJL cannot hold it); integer and bool tensors keep their type.
+     * Loads the tensor into {@code manager}. Floating tensors become {@code floatType} (FLOAT32, FLOAT16, or
+     * BFLOAT16 with Glimpse's JNI: see {@link Precision}); integer and bool tensors keep their type.
      */
     public NDArray toNDArray(NDManager manager, String name, DataType floatType) {
         return TensorCodec.toNDArray(manager, info(name), data(name), floatType);

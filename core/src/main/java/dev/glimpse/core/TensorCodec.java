@@ -62,8 +62,11 @@ final class TensorCodec {
     }
 
     static NDArray toNDArray(NDManager manager, TensorInfo t, ByteBuffer data, DataType floatType) {
-        if (floatType != DataType.FLOAT32 && floatType != DataType.FLOAT16) {
-            throw new IllegalArgumentException("floatType must be FLOAT32 or FLOAT16, not " + floatType);
+        if (floatType != DataType.FLOAT32 && floatType != DataType.FLOAT16 && floatType != DataType.BFLOAT16) {
+            throw new IllegalArgumentException("floatType must be FLOAT32, FLOAT16 or BFLOAT16, not " + floatType);
+        }
+        if (floatType == DataType.BFLOAT16) {
+            Precision.require(floatType, manager.getDevice()); // a bf16 array through DJL's own JNI aborts the JVM
         }
         Shape shape = new Shape(t.shape());
         int n = Math.toIntExact(t.numel());
@@ -76,8 +79,17 @@ final class TensorCodec {
                 NDArray a = manager.create(direct(data), shape, DataType.FLOAT16);
                 return floatType == DataType.FLOAT16 ? a : convert(a, floatType);
             }
-            case BF16, F64 -> {
-                // DJL aborts on BF16 arrays: widen in Java first
+            case BF16 -> {
+                if (Precision.bfloat16Available()) {
+                    // Glimpse's JNI knows bf16: the bytes go to the device as they are
+                    NDArray a = manager.create(direct(data), shape, DataType.BFLOAT16);
+                    return floatType == DataType.BFLOAT16 ? a : convert(a, floatType);
+                }
+                // DJL's prebuilt JNI aborts on bf16 arrays: widen in Java first
+                NDArray a = manager.create(toFloats(t.dtype(), data, n), shape);
+                return floatType == DataType.FLOAT32 ? a : convert(a, floatType);
+            }
+            case F64 -> {
                 NDArray a = manager.create(toFloats(t.dtype(), data, n), shape);
                 return floatType == DataType.FLOAT32 ? a : convert(a, floatType);
             }

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.glimpse.core.BadInputException;
+import dev.glimpse.core.Precision;
 import dev.glimpse.language.CausalLM;
 import dev.glimpse.language.Tokenizer;
 import java.util.ArrayList;
@@ -145,9 +146,8 @@ public record MultimodalPrompt(int[] ids, int images) {
         if (k == 0) {
             return text.reshape(b, t, lm.config().hiddenSize());
         }
-        // toType would cut the autograd graph: convert only when the types differ (fp16 inference)
-        NDArray img = imageEmbeds.getDataType() == text.getDataType() ? imageEmbeds
-                : imageEmbeds.toType(text.getDataType(), false);
+        NDArray img = Precision.cast(imageEmbeds, text.getDataType()); // keeps the graph when training
+
         NDArray all = text.concat(img, 0);
         return all.get(m.create(index)).reshape(b, t, lm.config().hiddenSize());
     }

@@ -154,6 +154,14 @@ public final class Projector {
         return params.toNDArrays(m, DataType.FLOAT32, requiresGradient);
     }
 
+    /**
+     * The parameters as arrays of {@code type} in {@code m}; with {@code requiresGradient} they are autograd leaves
+     * (mixed precision: working copies of the fp32 master values in {@link #parameters()}).
+     */
+    public Map<String, NDArray> toNDArrays(NDManager m, DataType type, boolean requiresGradient) {
+        return params.toNDArrays(m, type, requiresGradient);
+    }
+
     /** Projects features [..., inDim] to [..., outDim] with the given parameter arrays. */
     public NDArray forward(NDArray x, Map<String, NDArray> p) {
         NDArray h = linear(x, p.get("linear_1.weight"), p.get("linear_1.bias"));

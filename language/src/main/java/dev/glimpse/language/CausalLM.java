@@ -12,6 +12,7 @@ import dev.glimpse.core.Checkpoint;
 import dev.glimpse.core.GenerationConfig;
 import dev.glimpse.core.GlimpseEngine;
 import dev.glimpse.core.LanguageModelConfig;
+import dev.glimpse.core.Precision;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -71,13 +72,17 @@ public final class CausalLM implements AutoCloseable {
     public static CausalLM fromCheckpoint(LanguageModelConfig config, Checkpoint ckpt, String prefix, String headKey,
                                           NDManager manager, DataType dtype, Tokenizer tokenizer,
                                           GenerationConfig generation) {
+        Precision.require(dtype, manager.getDevice());
         LlamaModel model = new LlamaModel(config, ckpt, manager, dtype, prefix, headKey);
         return new CausalLM(manager, model, tokenizer, generation, dtype);
     }
 
-    /** fp32 on the CPU, fp16 on a GPU. */
+    /** fp32 on the CPU; on a GPU bf16 where the JNI has it (Glimpse's build), else fp16. */
     public static DataType defaultType(NDManager m) {
-        return m.getDevice().isGpu() ? DataType.FLOAT16 : DataType.FLOAT32;
+        if (!m.getDevice().isGpu()) {
+            return DataType.FLOAT32;
+        }
+        return Precision.bfloat16Available() ? DataType.BFLOAT16 : DataType.FLOAT16;
     }
 
     public LanguageModelConfig config() {
@@ -171,6 +176,7 @@ public final class CausalLM implements AutoCloseable {
         boolean hiddenStates;
         boolean lastTokenLogitsOnly;
         boolean logits = true;
+        boolean paddingAfter;
         LanguageAdapter.Weights adapter;
 
         private Input() {}
@@ -224,6 +230,16 @@ public final class CausalLM implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Promises that the attention mask's zeros (if any) come only after each row's real tokens (right padding,
+         * as training batches are built), so that with no cache the causal mask alone is exact for every real
+         * token: fused attention then runs its causal kernel. Positions in the padding are not meaningful then.
+         */
+        public Input paddingAfterTokens() {
+            this.paddingAfter = true;
+            return this;
+        }
+
         /** Skip the LM head (when only hidden states are wanted). */
         public Input noLogits() {
             this.logits = false;
@@ -267,12 +283,12 @@ public final class CausalLM implements AutoCloseable {
         if (positions == null) {
             positions = m.arange(past, total, 1, DataType.INT64).expandDims(0).broadcast(new Shape(b, t));
         }
-        NDArray additive = additiveMask(mask, t, past, x.getDataType());
-        if (x.getDataType() != dtype) {
-            x = x.toType(dtype, false);
-        }
+        x = Precision.cast(x, dtype); // keeps the graph when the embeddings carry gradients (training)
+        NDArray additive = additiveMask(mask, t, past, dtype);
+        boolean causalOnly = past == 0 && (in.attentionMask == null || in.paddingAfter);
         List<NDArray> hidden = in.hiddenStates ? new ArrayList<>() : null;
-        NDArray last = model.decode(x, additive, positions, in.cache, hidden, in.adapter != null ? in.adapter : attached);
+        NDArray last = model.decode(x, additive, causalOnly, positions, in.cache, hidden,
+                in.adapter != null ? in.adapter : attached);
         NDArray logits = null;
         if (in.logits) {
             NDArray h = in.lastTokenLogitsOnly ? last.get(new NDIndex(":, -1:, :")) : last;
@@ -298,7 +314,9 @@ public final class CausalLM implements AutoCloseable {
         }
         NDArray allowed = m.create(causal, new Shape(1, 1, t, s))
                 .mul(mask.toType(DataType.FLOAT32, false).reshape(mask.getShape().get(0), 1, 1, s));
-        float lowest = type == DataType.FLOAT16 ? -65504f : -Float.MAX_VALUE;
+        // torch.finfo(type).min: -Float.MAX_VALUE would round to -inf in bf16 (and a fully masked row to NaN)
+        float lowest = type == DataType.FLOAT16 ? -65504f : type == DataType.BFLOAT16 ? -3.3895314e38f
+                : -Float.MAX_VALUE;
         NDArray additive = allowed.neg().add(1).mul(lowest);
         return type == DataType.FLOAT32 ? additive : additive.toType(type, false);
     }

@@ -422,8 +422,8 @@ public final class LanguageAdapter {
     // ---------------------------------------------------------------------------------------------- runtime
 
     /**
-     * The parameters as arrays in {@code m} of {@code type}; with {@code requiresGradient} they collect gradients
-     * (fp32 only: a cast would cut the autograd graph).
+     * The parameters as arrays in {@code m} of {@code type}; with {@code requiresGradient} they are autograd leaves
+     * of that type (working copies of the fp32 values, which stay the master weights).
      */
     public Weights bind(NDManager m, DataType type, boolean requiresGradient) {
         return new Weights(this, params.toNDArrays(m, type, requiresGradient), null, null);

@@ -7,8 +7,12 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.Activation;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
 import dev.glimpse.core.Checkpoint;
 import dev.glimpse.core.LanguageModelConfig;
+import dev.glimpse.core.Precision;
+import dev.glimpse.core.TorchExtension;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -107,6 +111,8 @@ final class LlamaModel {
      *
      * @param x inputs_embeds [B, T, H]
      * @param mask additive attention mask [B, 1, T, S] (0 where allowed, a very negative number elsewhere)
+     * @param causalOnly true when the mask is the plain causal mask for every real token (no cache, padding only
+     *     after each row's tokens): fused attention then runs its causal kernel without the mask
      * @param positions position ids [B, T]
      * @param cache the KV cache to read and extend, or null
      * @param hidden when not null, receives the input of every layer and the final normed state
@@ -114,23 +120,27 @@ final class LlamaModel {
      * @param ad LoRA and adaption-prompt arrays, or null for the frozen model alone
      * @return the final hidden state after the norm [B, T, H]
      */
-    NDArray decode(NDArray x, NDArray mask, NDArray positions, KvCache cache, List<NDArray> hidden,
-                   LanguageAdapter.Weights ad) {
+    NDArray decode(NDArray x, NDArray mask, boolean causalOnly, NDArray positions, KvCache cache,
+                   List<NDArray> hidden, LanguageAdapter.Weights ad) {
         NDArray[] cosSin = RotaryEmbedding.cosSin(invFreq, positions, x.getDataType());
         if (ad != null && ad.dropoutSeed() != null) {
             // training is one run per process (one GradientCollector): seeding the engine's generator here makes a
             // step's dropout masks the same whenever it runs, which exact resume needs
             x.getManager().getEngine().setRandomSeed(ad.dropoutSeed());
         }
+        NDManager outer = x.getManager();
         for (int i = 0; i < layers.size(); i++) {
             if (hidden != null) {
                 hidden.add(x);
             }
-            Layer l = layers.get(i);
-            NDArray attn = attention(l, rmsNorm(x, l.inputLayernorm), mask, cosSin, cache, i, ad);
-            x = x.add(attn);
-            NDArray mlp = mlp(l, rmsNorm(x, l.postAttentionLayernorm), i, ad);
-            x = x.add(mlp);
+            // each layer in a scope of its own: what the layer made and no longer needs is freed when it ends (as
+            // PyTorch frees a tensor at its last use); autograd keeps, by reference, what the backward will read
+            try (NDManager scope = outer.newSubManager()) {
+                x.tempAttach(scope);
+                NDArray y = layer(layers.get(i), i, x, mask, causalOnly, cosSin, cache, ad);
+                y.attach(outer);
+                x = y;
+            }
         }
         NDArray out = rmsNorm(x, norm);
         if (hidden != null) {
@@ -139,13 +149,20 @@ final class LlamaModel {
         return out;
     }
 
+    private NDArray layer(Layer l, int i, NDArray x, NDArray mask, boolean causalOnly, NDArray[] cosSin,
+                          KvCache cache, LanguageAdapter.Weights ad) {
+        NDArray attn = attention(l, rmsNorm(x, l.inputLayernorm), mask, causalOnly, cosSin, cache, i, ad);
+        NDArray h = x.add(attn);
+        return h.add(mlp(l, rmsNorm(h, l.postAttentionLayernorm), i, ad));
+    }
+
     /** Logits [B, T, V] from final hidden states. */
     NDArray lmHead(NDArray hidden) {
         return linear(hidden, lmHead, null);
     }
 
-    private NDArray attention(Layer l, NDArray h, NDArray mask, NDArray[] cosSin, KvCache cache, int layer,
-                              LanguageAdapter.Weights ad) {
+    private NDArray attention(Layer l, NDArray h, NDArray mask, boolean causalOnly, NDArray[] cosSin,
+                              KvCache cache, int layer, LanguageAdapter.Weights ad) {
         long b = h.getShape().get(0);
         long t = h.getShape().get(1);
         int nh = config.numAttentionHeads();
@@ -168,23 +185,44 @@ final class LlamaModel {
         }
         k = repeatKv(k, nh / nkv);
         v = repeatKv(v, nh / nkv);
-        // scale the queries [B, h, T, hd] rather than the scores [B, h, T, S]: the same product, one pass over a
-        // tensor S/hd times smaller, in the forward and in the backward
-        NDArray qs = q.mul(scalar(q, (float) (1.0 / Math.sqrt(hd))));
-        NDArray probs = softmax32(qs.matMul(k.transpose(0, 1, 3, 2)).add(mask));
-        NDArray out = probs.matMul(v);
+        double scale = 1.0 / Math.sqrt(hd);
+        NDArray out;
+        NDArray qs = null;
+        if (fusedAttention()) {
+            out = TorchExtension.attention(q, k, v, causalOnly ? null : mask, causalOnly, scale);
+        } else {
+            // scale the queries [B, h, T, hd] rather than the scores [B, h, T, S]: the same product, one pass over
+            // a tensor S/hd times smaller, in the forward and in the backward
+            qs = q.mul(scalar(q, (float) scale));
+            out = softmax32(qs.matMul(k.transpose(0, 1, 3, 2)).add(mask)).matMul(v);
+        }
         NDArray prompt = ad == null ? null : ad.prompt(layer);
         if (prompt != null) {
+            qs = qs != null ? qs : q.mul(scalar(q, (float) scale));
             out = out.add(adaptionPrompt(l, qs, prompt, ad.gate(layer), ad.visual()));
         }
         out = out.transpose(0, 2, 1, 3).reshape(b, t, (long) nh * hd);
         return proj(out, l.oProj, null, ad, layer, "o_proj");
     }
 
-    /** transformers takes the softmax in fp32 (toType would cut the graph, so only fp16 inference converts). */
+    /**
+     * libtorch's fused scaled_dot_product_attention (flash / memory-efficient kernels: the [T, S] scores are never
+     * stored) when Glimpse's JNI extension is loaded and {@code glimpse.attention} is not {@code explicit}.
+     */
+    static boolean fusedAttention() {
+        return FUSED;
+    }
+
+    private static final boolean FUSED = TorchExtension.available()
+            && !"explicit".equals(System.getProperty("glimpse.attention", System.getenv("GLIMPSE_ATTENTION")));
+
+    /** transformers takes the softmax in fp32 (softmax's own dtype argument widens inside the graph). */
     private static NDArray softmax32(NDArray scores) {
-        return scores.getDataType() == DataType.FLOAT32 ? scores.softmax(-1)
-                : scores.toType(DataType.FLOAT32, false).softmax(-1).toType(scores.getDataType(), false);
+        if (scores.getDataType() == DataType.FLOAT32) {
+            return scores.softmax(-1);
+        }
+        NDArray p = JniUtils.softmax((PtNDArray) scores, -1, DataType.FLOAT32);
+        return Precision.cast(p, scores.getDataType());
     }
 
     /**
@@ -291,23 +329,20 @@ final class LlamaModel {
     /** RMSNorm over the last axis, computed in fp32 as transformers does, then scaled by the weight. */
     private NDArray rmsNorm(NDArray x, NDArray weight) {
         DataType type = x.getDataType();
-        NDArray xf = type == DataType.FLOAT32 ? x : x.toType(DataType.FLOAT32, false);
+        NDArray xf = Precision.cast(x, DataType.FLOAT32);
         NDArray variance = xf.square().mean(new int[] {-1}, true);
         NDArray normed = xf.mul(variance.add(config.rmsNormEps()).sqrt().pow(scalar(xf, -1f)));
-        if (type != DataType.FLOAT32) {
-            normed = normed.toType(type, false);
-        }
-        return normed.mul(weight);
+        return Precision.cast(normed, type).mul(weight);
     }
 
     /**
-     * A scalar operand kept alive in {@code like}'s manager. DJL's {@code mul(Number)}/{@code pow(Number)} create the
-     * scalar from a Java buffer and close it at once; autograd keeps the tensor for the backward pass, which then
-     * reads memory the JVM may already have freed (wrong or NaN gradients after a GC). Scalars that live as long as
-     * the call's manager avoid that.
+     * A scalar operand made by libtorch, which owns its memory. DJL's {@code mul(Number)}/{@code pow(Number)} (and
+     * arrays made from Java buffers) wrap memory the JVM frees once the Java handle is gone; autograd keeps the
+     * tensor for the backward pass, which then reads freed memory (wrong or NaN gradients after a GC), and the
+     * per-layer scopes close such handles before the backward.
      */
     static NDArray scalar(NDArray like, float value) {
-        return like.getManager().create(value).toType(like.getDataType(), false);
+        return like.getManager().full(new Shape(), value, like.getDataType());
     }
 
     static NDArray linear(NDArray x, NDArray weight, NDArray bias) {

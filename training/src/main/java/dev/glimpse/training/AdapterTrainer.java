@@ -5,11 +5,14 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import dev.glimpse.core.AtomicFile;
 import dev.glimpse.core.BadInputException;
 import dev.glimpse.core.GlimpseException;
 import dev.glimpse.core.Parameters;
+import dev.glimpse.core.Precision;
 import dev.glimpse.core.Progress;
 import dev.glimpse.fusion.MultimodalPrompt;
 import dev.glimpse.fusion.Projector;
@@ -34,12 +37,20 @@ import java.util.function.Function;
  * loss on the answer tokens (transformers' convention: logits[:, :-1] against labels[:, 1:], ignoring −100) →
  * backward into the projector only → AdamW with warmup and cosine decay, gradient clipping and accumulation.
  *
- * <p>Runs are seeded and deterministic on the CPU; checkpoints (projector, optimizer state, data position) are
- * written atomically every N steps and {@code resume} continues exactly where a run stopped.
+ * <p>Mixed precision: the frozen LLM and the activations run in the LLM's type (fp32, fp16 or bf16); each trainable
+ * parameter enters the step as a working copy of that type, which is the autograd leaf, and its gradient is read
+ * back into the fp32 master weights (the Java arrays of {@link #parameters()}), where AdamW updates them with fp32
+ * moments. Casts inside the graph go through {@link Precision#cast}, which autograd follows, and the loss's
+ * log-softmax is taken in fp32. fp16 adds dynamic loss scaling ({@link LossScaler}): a step whose gradients
+ * overflowed is skipped.
+ *
+ * <p>Runs are seeded and deterministic on the CPU; checkpoints (projector, optimizer state, loss scale, data
+ * position) are written atomically every N steps and {@code resume} continues exactly where a run stopped.
  *
  * <p>Not thread-safe: one training run at a time per trainer (DJL allows one open GradientCollector per process).
  */
 public final class AdapterTrainer {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(AdapterTrainer.class);
     /** Called every {@code evalEvery} steps and at the end; returns metrics to log (e.g. held-out accuracy). */
     @FunctionalInterface
     public interface Evaluator {
@@ -62,6 +73,7 @@ public final class AdapterTrainer {
     private final LanguageAdapter llmAdapter;
     private final TrainingOptions options;
     private final Parameters parameters = new Parameters();
+    private final LossScaler scaler;
 
     public AdapterTrainer(CausalLM llm, Projector projector, TrainingOptions options) {
         this(llm, projector, null, options);
@@ -72,10 +84,13 @@ public final class AdapterTrainer {
      * LLM jointly with it (at {@link TrainingOptions#llmAdapterLearningRate()}).
      */
     public AdapterTrainer(CausalLM llm, Projector projector, LanguageAdapter llmAdapter, TrainingOptions options) {
-        if (llm.dataType() != DataType.FLOAT32) {
-            // toType cuts DJL's autograd graph, so the frozen LLM must run in fp32 for gradients to reach the adapter
-            throw new BadInputException("adapter training runs the LLM in fp32; load it with DataType.FLOAT32");
+        DataType compute = options.dataType() == null ? llm.dataType() : options.dataType();
+        if (llm.dataType() != compute) {
+            throw new BadInputException("training asks for " + Precision.name(compute) + " but the LLM is loaded as "
+                    + Precision.name(llm.dataType()) + "; load it with " + compute);
         }
+        Precision.require(compute, llm.manager().getDevice());
+        this.scaler = options.lossScaler(compute);
         if (llmAdapter != null) {
             llmAdapter.checkCompatible(llm.config());
             if (llm.adapter().isPresent()) {
@@ -112,15 +127,33 @@ public final class AdapterTrainer {
         return parameters;
     }
 
-    /** Forward and backward of one batch (no dropout); the loss is the mean over its answer tokens. */
-    public LossAndGrads lossAndGradients(TrainingBatch batch) {
-        return lossAndGradients(batch, null);
+    /** The compute type of the LLM and the activations. */
+    public DataType dataType() {
+        return llm.dataType();
     }
 
+    /** The run's loss scaler (enabled for fp16 only). */
+    public LossScaler lossScaler() {
+        return scaler;
+    }
+
+    /**
+     * Forward and backward of one batch (no dropout); the loss is the mean over its answer tokens. The gradients are
+     * fp32 and unscaled (fp16: taken at the current loss scale, then divided by it; inf or NaN where they
+     * overflowed).
+     */
+    public LossAndGrads lossAndGradients(TrainingBatch batch) {
+        LossAndGrads lg = lossAndGradients(batch, null);
+        scaler.unscale(lg.grads());
+        return lg;
+    }
+
+    /** The loss and the gradients still multiplied by the loss scale. */
     private LossAndGrads lossAndGradients(TrainingBatch batch, Long dropoutSeed) {
+        DataType compute = llm.dataType();
         try (NDManager m = llm.manager().newSubManager()) {
-            Map<String, NDArray> params = projector.toNDArrays(m, true);
-            LanguageAdapter.Weights ad = llmAdapter == null ? null : llmAdapter.bind(m, DataType.FLOAT32, true);
+            Map<String, NDArray> params = projector.toNDArrays(m, compute, true);
+            LanguageAdapter.Weights ad = llmAdapter == null ? null : llmAdapter.bind(m, compute, true);
             if (ad != null && dropoutSeed != null) {
                 ad = ad.withDropout(dropoutSeed);
             }
@@ -128,22 +161,27 @@ public final class AdapterTrainer {
             try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
                 NDArray l = loss(m, batch, params, ad);
                 loss = l.getFloat();
-                gc.backward(l);
+                // a scale made by libtorch: mul's backward keeps it, and a Java-buffer scalar could be freed first
+                gc.backward(scaler.enabled() ? l.mul(m.full(new Shape(), (float) scaler.scale(), l.getDataType())) : l);
             }
             Map<String, float[]> grads = new LinkedHashMap<>();
-            params.forEach((k, v) -> grads.put(k, v.getGradient().toFloatArray()));
+            params.forEach((k, v) -> grads.put(k, fp32(v.getGradient())));
             if (ad != null) {
-                ad.arrays().forEach((k, v) -> grads.put(k, v.getGradient().toFloatArray()));
+                ad.arrays().forEach((k, v) -> grads.put(k, fp32(v.getGradient())));
             }
             return new LossAndGrads(loss, grads);
         }
     }
 
+    private static float[] fp32(NDArray grad) {
+        return (grad.getDataType() == DataType.FLOAT32 ? grad : grad.toType(DataType.FLOAT32, false)).toFloatArray();
+    }
+
     /** The loss of a batch without gradients (evaluation). */
     public double loss(TrainingBatch batch) {
         try (NDManager m = llm.manager().newSubManager()) {
-            return loss(m, batch, projector.toNDArrays(m, false),
-                    llmAdapter == null ? null : llmAdapter.bind(m, DataType.FLOAT32, false)).getFloat();
+            return loss(m, batch, projector.toNDArrays(m, llm.dataType(), false),
+                    llmAdapter == null ? null : llmAdapter.bind(m, llm.dataType(), false)).getFloat();
         }
     }
 
@@ -158,7 +196,7 @@ public final class AdapterTrainer {
                 System.arraycopy(batch.features().get(i), 0, all, i * n, n);
             }
             NDArray x = m.create(all, new Shape(all.length / projector.inputDim(), projector.inputDim()));
-            image = projector.forward(x, params);
+            image = projector.forward(Precision.cast(x, llm.dataType()), params);
         }
         NDArray embeds = MultimodalPrompt.splice(llm, m, batch.ids(), image);
         if (ad != null && ad.adapter().adaptionPrompt().isPresent()) {
@@ -170,8 +208,9 @@ public final class AdapterTrainer {
                 mask[r * t + j] = batch.mask()[r][j];
             }
         }
-        NDArray hidden = llm.forward(CausalLM.Input.embeds(embeds).attentionMask(m.create(mask, new Shape(b, t)))
-                .adapter(ad).noLogits()).lastHiddenState();
+        CausalLM.Input in = CausalLM.Input.embeds(embeds).attentionMask(m.create(mask, new Shape(b, t))).adapter(ad)
+                .noLogits();
+        NDArray hidden = llm.forward(paddedAfter(batch.mask()) ? in.paddingAfterTokens() : in).lastHiddenState();
         // only positions whose next token is a target need logits: same loss, far fewer vocabulary projections
         List<Long> rows = new ArrayList<>();
         List<Long> targets = new ArrayList<>();
@@ -189,9 +228,22 @@ public final class AdapterTrainer {
         }
         NDArray flat = hidden.reshape((long) b * t, llm.config().hiddenSize());
         NDArray picked = flat.get(m.create(rows.stream().mapToLong(Long::longValue).toArray()));
-        NDArray logp = llm.logits(picked).logSoftmax(-1);
+        // log-softmax in fp32 whatever the compute type (its dtype argument widens inside the graph)
+        NDArray logp = JniUtils.logSoftmax((PtNDArray) llm.logits(picked), -1, DataType.FLOAT32);
         NDArray tgt = m.create(targets.stream().mapToLong(Long::longValue).toArray(), new Shape(targets.size(), 1));
         return logp.gather(tgt, 1).mean().neg();
+    }
+
+    /** Whether every row's mask is ones then zeros (BatchBuilder's right padding): causal attention alone is exact. */
+    static boolean paddedAfter(int[][] mask) {
+        for (int[] row : mask) {
+            for (int j = 1; j < row.length; j++) {
+                if (row[j] == 1 && row[j - 1] == 0) {
+                    return false;
+                }
+            }
+        }
+        return true;
     }
 
     /** Learning rate at optimizer step {@code step} (0-based) of {@code total}: linear warmup, then cosine to 0. */
@@ -306,7 +358,7 @@ public final class AdapterTrainer {
         int batchIndex = 0;
         List<double[]> losses = new ArrayList<>();
         if (resume && TrainingCheckpoint.existsIn(out)) {
-            TrainingCheckpoint c = TrainingCheckpoint.restore(out, parameters, adam);
+            TrainingCheckpoint c = TrainingCheckpoint.restore(out, parameters, adam, scaler);
             step = c.step();
             epoch = c.epoch();
             batchIndex = c.batchIndex();
@@ -348,10 +400,18 @@ public final class AdapterTrainer {
                 acc = accumulate(acc, lg.grads());
             }
             scale(acc, 1f / options.gradientAccumulation());
-            double norm = clipGradients(acc, options.clipNorm());
+            double lossScale = scaler.scale();
+            boolean finite = scaler.unscale(acc);
+            double norm = finite ? clipGradients(acc, options.clipNorm()) : Double.NaN;
             double lr = learningRate(options.learningRate(), step, planned, options.warmupRatio());
             double llmLr = learningRate(options.llmAdapterLearningRate(), step, planned, options.warmupRatio());
-            adam.update(parameters.values(), acc, k -> projector.parameters().contains(k) ? lr : llmLr);
+            if (finite) {
+                adam.update(parameters.values(), acc, k -> projector.parameters().contains(k) ? lr : llmLr);
+            } else {
+                // fp16 overflow: the masters and moments stay as they were; the next step tries a halved scale
+                LOG.info("step {}: gradients overflowed at loss scale {}; step skipped", step + 1, lossScale);
+            }
+            scaler.update(finite);
             lastLoss = lossSum / options.gradientAccumulation();
             step++;
             double elapsed = (System.nanoTime() - start) / 1e9;
@@ -364,6 +424,10 @@ public final class AdapterTrainer {
             row.put("lr", lr);
             row.put("grad_norm", norm);
             row.put("tokens", tokenCount);
+            if (scaler.enabled()) {
+                row.put("loss_scale", lossScale);
+                row.put("skipped", !finite);
+            }
             row.put("elapsed_s", elapsed);
             if (options.evalEvery() > 0 && evaluator != null && step % options.evalEvery() == 0 && step < planned) {
                 row.putAll(evaluator.evaluate(projector, step));
@@ -377,7 +441,8 @@ public final class AdapterTrainer {
                 }
             }
             if (options.checkpointEvery() > 0 && step % options.checkpointEvery() == 0 && step < planned) {
-                TrainingCheckpoint.write(ckptFile, parameters, adam, step, epoch, batchIndex, planned, options.seed());
+                TrainingCheckpoint.write(ckptFile, parameters, adam, scaler, step, epoch, batchIndex, planned,
+                        options.seed());
             }
             progress.update(step, planned, String.format(Locale.ROOT, "loss %.4f", lastLoss));
             if (options.timeLimit() != null && elapsed + avgStep > options.timeLimit().toMillis() / 1000.0
@@ -391,7 +456,7 @@ public final class AdapterTrainer {
         if (llmAdapter != null) {
             llmAdapter.save(out.resolve(LLM_ADAPTER), "");
         }
-        TrainingCheckpoint.write(ckptFile, parameters, adam, step, epoch, batchIndex, planned, options.seed());
+        TrainingCheckpoint.write(ckptFile, parameters, adam, scaler, step, epoch, batchIndex, planned, options.seed());
         if (evaluator != null) {
             Map<String, Object> row = new LinkedHashMap<>();
             row.put("step", step);

@@ -28,12 +28,17 @@ record TrainingCheckpoint(int step, int epoch, int batchIndex, int plannedSteps,
     static final String DAMAGED = "checkpoint.damaged.safetensors";
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(TrainingCheckpoint.class);
 
-    static void write(Path file, Parameters params, AdamW adam, int step, int epoch, int batchIndex, int planned,
-                      long seed) {
+    static void write(Path file, Parameters params, AdamW adam, LossScaler scaler, int step, int epoch,
+                      int batchIndex, int planned, long seed) {
         SafetensorsWriter w = new SafetensorsWriter().withChecksum().metadata("format", "glimpse-train-state/2")
                 .metadata("step", Integer.toString(step)).metadata("epoch", Integer.toString(epoch))
                 .metadata("batch_index", Integer.toString(batchIndex)).metadata("planned_steps", Integer.toString(planned))
                 .metadata("seed", Long.toString(seed)).metadata("adam_step", Long.toString(adam.step()));
+        if (scaler.enabled()) {
+            // the scale is a power of two times the initial one: its decimal form reads back exactly
+            w.metadata("loss_scale", Double.toString(scaler.scale()))
+                    .metadata("loss_scale_good_steps", Integer.toString(scaler.goodSteps()));
+        }
         for (Map.Entry<String, float[]> e : params.values().entrySet()) {
             long[] shape = params.shape(e.getKey());
             w.add("param." + e.getKey(), DType.F32, shape, e.getValue());
@@ -66,13 +71,13 @@ record TrainingCheckpoint(int step, int epoch, int batchIndex, int plannedSteps,
      * Restores the latest checkpoint in {@code dir}; when it is missing, truncated or fails its checksum, the previous
      * one (with a warning): the run then repeats a few steps and ends where it would have.
      */
-    static TrainingCheckpoint restore(Path dir, Parameters params, AdamW adam) {
+    static TrainingCheckpoint restore(Path dir, Parameters params, AdamW adam, LossScaler scaler) {
         Path latest = dir.resolve(FILE);
         Path previous = dir.resolve(PREVIOUS);
         BadInputException first = null;
         if (Files.isRegularFile(latest)) {
             try {
-                return read(latest, params, adam);
+                return read(latest, params, adam, scaler);
             } catch (BadInputException e) {
                 if (!Files.isRegularFile(previous) || e.getMessage().contains("resume with the same")) {
                     throw e; // a settings mismatch is the user's to fix, not a damaged file
@@ -90,7 +95,7 @@ record TrainingCheckpoint(int step, int epoch, int batchIndex, int plannedSteps,
             }
         }
         try {
-            return read(previous, params, adam);
+            return read(previous, params, adam, scaler);
         } catch (BadInputException e) {
             if (first != null) {
                 e.addSuppressed(first);
@@ -101,7 +106,7 @@ record TrainingCheckpoint(int step, int epoch, int batchIndex, int plannedSteps,
         }
     }
 
-    static TrainingCheckpoint read(Path file, Parameters params, AdamW adam) {
+    static TrainingCheckpoint read(Path file, Parameters params, AdamW adam, LossScaler scaler) {
         try (SafetensorsFile f = SafetensorsFile.open(file)) {
             Map<String, String> meta = f.metadata();
             // /2 always carries a checksum; /1 (written before checksums) is still resumed
@@ -136,6 +141,10 @@ record TrainingCheckpoint(int step, int epoch, int batchIndex, int plannedSteps,
                 }
             }
             adam.restore(Long.parseLong(meta.get("adam_step")), m, v);
+            if (meta.containsKey("loss_scale")) { // written by an fp16 run; other precisions have no scale to restore
+                scaler.restore(Double.parseDouble(meta.get("loss_scale")),
+                        Integer.parseInt(meta.getOrDefault("loss_scale_good_steps", "0")));
+            }
             return new TrainingCheckpoint(Integer.parseInt(meta.get("step")), Integer.parseInt(meta.get("epoch")),
                     Integer.parseInt(meta.get("batch_index")), Integer.parseInt(meta.get("planned_steps")),
                     Long.parseLong(meta.get("seed")));

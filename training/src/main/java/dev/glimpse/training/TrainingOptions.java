@@ -1,16 +1,32 @@
 package dev.glimpse.training;
 
+import ai.djl.Device;
+import ai.djl.ndarray.types.DataType;
+import dev.glimpse.core.Precision;
 import java.time.Duration;
 
 /**
  * Hyper-parameters and bookkeeping of an adapter training run. Defaults follow LLaVA's projector pre-training
  * (lr 1e-3, no weight decay, 3 % warmup, cosine) scaled for small batches.
+ *
+ * <p>{@code dataType} is the compute type of the frozen LLM and the activations (fp32, fp16 or bf16; null: the
+ * type the LLM was loaded in, which must then match). Trainable parameters always stay fp32 master weights with fp32
+ * AdamW moments, and the loss is taken in fp32; fp16 adds dynamic loss scaling ({@link LossScaler}) from
+ * {@code initialLossScale}, doubling after {@code lossScaleGrowthInterval} good steps.
  */
 public record TrainingOptions(int batchSize, int gradientAccumulation, double learningRate, double weightDecay,
                               double beta1, double beta2, double eps, double warmupRatio, double clipNorm,
                               int epochs, int maxSteps, Duration timeLimit, long seed, int checkpointEvery,
-                              int evalEvery, int logEvery, double llmAdapterLearningRate, boolean endOfSequence) {
+                              int evalEvery, int logEvery, double llmAdapterLearningRate, boolean endOfSequence,
+                              DataType dataType, double initialLossScale, int lossScaleGrowthInterval) {
     public TrainingOptions {
+        if (dataType != null && dataType != DataType.FLOAT32 && dataType != DataType.FLOAT16
+                && dataType != DataType.BFLOAT16) {
+            throw new IllegalArgumentException("training computes in fp32, fp16 or bf16, not " + dataType);
+        }
+        if (!(initialLossScale > 0) || lossScaleGrowthInterval < 1) {
+            throw new IllegalArgumentException("loss scale must be > 0 and its growth interval >= 1");
+        }
         if (Double.isNaN(llmAdapterLearningRate)) {
             llmAdapterLearningRate = learningRate;
         }
@@ -27,6 +43,20 @@ public record TrainingOptions(int batchSize, int gradientAccumulation, double le
 
     public static Builder builder() {
         return new Builder();
+    }
+
+    /** The compute type when none is asked for: bf16 on a GPU (fp16 where the JNI has no bf16), fp32 on a CPU. */
+    public static DataType defaultDataType(Device device) {
+        if (!device.isGpu()) {
+            return DataType.FLOAT32;
+        }
+        return Precision.bfloat16Available() ? DataType.BFLOAT16 : DataType.FLOAT16;
+    }
+
+    /** The loss scaler this run needs: dynamic for fp16, none otherwise. */
+    LossScaler lossScaler(DataType compute) {
+        return compute == DataType.FLOAT16 ? LossScaler.dynamic(initialLossScale, lossScaleGrowthInterval)
+                : LossScaler.disabled();
     }
 
     /** Examples per optimizer step. */
@@ -53,6 +83,9 @@ public record TrainingOptions(int batchSize, int gradientAccumulation, double le
         private int logEvery = 1;
         private double llmLr = Double.NaN;
         private boolean endOfSequence = true;
+        private DataType dataType;
+        private double lossScale = 65536;
+        private int lossScaleInterval = 2000;
 
         public Builder batchSize(int b) {
             this.batchSize = b;
@@ -146,9 +179,23 @@ public record TrainingOptions(int batchSize, int gradientAccumulation, double le
             return this;
         }
 
+        /** Compute type: FLOAT32, FLOAT16 (with loss scaling) or BFLOAT16; default the LLM's. */
+        public Builder dataType(DataType type) {
+            this.dataType = type;
+            return this;
+        }
+
+        /** fp16's initial loss scale and the good steps after which it doubles (default 65536 and 2000). */
+        public Builder lossScale(double initial, int growthInterval) {
+            this.lossScale = initial;
+            this.lossScaleInterval = growthInterval;
+            return this;
+        }
+
         public TrainingOptions build() {
             return new TrainingOptions(batchSize, accumulation, lr, weightDecay, beta1, beta2, eps, warmup, clip,
-                    epochs, maxSteps, timeLimit, seed, checkpointEvery, evalEvery, logEvery, llmLr, endOfSequence);
+                    epochs, maxSteps, timeLimit, seed, checkpointEvery, evalEvery, logEvery, llmLr, endOfSequence,
+                    dataType, lossScale, lossScaleInterval);
         }
     }
 }
