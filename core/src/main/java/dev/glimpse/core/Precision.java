@@ -6,7 +6,6 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import java.util.Locale;
 
@@ -67,15 +66,16 @@ public final class Precision {
     }
 
     /**
-     * {@code x} as {@code type}; when {@code x} is part of an autograd graph the cast is part of it too (gradients
-     * flow back in {@code x}'s type). Returns {@code x} itself when the type already matches.
+     * {@code x} as {@code type}; while a gradient collector records (grad mode), the cast is part of the autograd
+     * graph (gradients flow back in {@code x}'s type). Returns {@code x} itself when the type already matches.
      */
     public static NDArray cast(NDArray x, DataType type) {
         DataType from = x.getDataType();
         if (from == type) {
             return x;
         }
-        if (!JniUtils.requiresGrad((PtNDArray) x)) {
+        if (!JniUtils.isGradMode()) {
+            // no graph is being recorded (DJL's requiresGrad is false for non-leaves, so the mode decides)
             return x.toType(type, false);
         }
         NDManager m = x.getManager();
