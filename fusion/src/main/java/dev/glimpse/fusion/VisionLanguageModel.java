@@ -247,10 +247,13 @@ public final class VisionLanguageModel implements AutoCloseable {
             return this;
         }
 
-        /** The LLM's weights: FLOAT32 or FLOAT16 (default: fp32 on the CPU, fp16 on a GPU). */
+        /**
+         * The LLM's weights and compute type: FLOAT32, FLOAT16, or BFLOAT16 with Glimpse's JNI (default: fp32 on the
+         * CPU; on a GPU bf16, or fp16 where the JNI has no bf16).
+         */
         public Builder dataType(DataType dataType) {
-            if (dataType != DataType.FLOAT32 && dataType != DataType.FLOAT16) {
-                throw new BadInputException("dataType must be FLOAT32 or FLOAT16, got " + dataType);
+            if (dataType != DataType.FLOAT32 && dataType != DataType.FLOAT16 && dataType != DataType.BFLOAT16) {
+                throw new BadInputException("dataType must be FLOAT32, FLOAT16 or BFLOAT16, got " + dataType);
             }
             this.dataType = dataType;
             return this;

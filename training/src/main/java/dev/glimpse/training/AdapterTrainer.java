@@ -234,6 +234,26 @@ public final class AdapterTrainer {
         return logp.gather(tgt, 1).mean().neg();
     }
 
+    /**
+     * Runs a step, turning libtorch's out-of-memory error (a Java exception from DJL, never a crash) into one line that
+     * names the fixes; the checkpoints written so far stay, so the run resumes after the change.
+     */
+    private LossAndGrads guardMemory(TrainingBatch batch, java.util.function.Supplier<LossAndGrads> stepRun) {
+        try {
+            return stepRun.get();
+        } catch (ai.djl.engine.EngineException e) {
+            String msg = String.valueOf(e.getMessage());
+            if (!msg.toLowerCase(Locale.ROOT).contains("out of memory")) {
+                throw e;
+            }
+            throw new BadInputException("out of " + (llm.manager().getDevice().isGpu() ? "GPU " : "") + "memory in a"
+                    + " training step (batch " + batch.size() + " x " + batch.length() + " tokens, "
+                    + Precision.name(llm.dataType()) + "): use a smaller --batch-size with --grad-accum to keep the"
+                    + " effective batch" + (llm.dataType() == DataType.FLOAT32 ? ", or --dtype bf16" : "")
+                    + "; resume with --resume", e);
+        }
+    }
+
     /** Whether every row's mask is ones then zeros (BatchBuilder's right padding): causal attention alone is exact. */
     static boolean paddedAfter(int[][] mask) {
         for (int[] row : mask) {
@@ -385,6 +405,8 @@ public final class AdapterTrainer {
             double lossSum = 0;
             int tokenCount = 0;
             for (int a = 0; a < options.gradientAccumulation(); a++) {
+                final int step0 = step;
+                final int a0 = a;
                 List<Integer> idx = batches.get(batchIndex++);
                 List<BatchBuilder.Tokens> rows = new ArrayList<>();
                 List<TrainingExample> exs = new ArrayList<>();
@@ -393,7 +415,8 @@ public final class AdapterTrainer {
                     exs.add(examples.get(i));
                 }
                 TrainingBatch batch = BatchBuilder.pad(rows, exs, features);
-                LossAndGrads lg = lossAndGradients(batch, options.seed() * 1_000_003L + step * 64L + a);
+                LossAndGrads lg = guardMemory(batch, () -> lossAndGradients(batch,
+                        options.seed() * 1_000_003L + step0 * 64L + a0));
                 samples += batch.size();
                 lossSum += lg.loss();
                 tokenCount += batch.targetTokens();

@@ -23,6 +23,10 @@ final class EngineOptions {
                     + "Default 1 for int8 (closest to fp32), 4 for int4.")
     Integer accuracyLevel;
 
+    @Option(names = "--dtype", description = "DJL engine compute type: fp32, fp16 or bf16 (default: fp32 on the CPU;"
+            + " bf16 on a GPU, fp16 where the JNI has no bf16).")
+    String dtype;
+
     /** The engine asked for; without --engine, --weights other than fp32 choose onnx. */
     InferenceEngine effectiveEngine() {
         if (engine == InferenceEngine.DJL && weights != WeightFormat.FP32) {
@@ -36,6 +40,13 @@ final class EngineOptions {
                 .engine(effectiveEngine()).weights(weights);
         if (accuracyLevel != null) {
             b.accuracyLevel(accuracyLevel);
+        }
+        if (dtype != null) {
+            if (effectiveEngine() != InferenceEngine.DJL) {
+                throw new dev.glimpse.core.BadInputException("--dtype is the DJL engine's; the onnx engine takes"
+                        + " --weights");
+            }
+            b.dataType(dev.glimpse.core.Precision.parse(dtype, "--dtype"));
         }
         return b.build();
     }

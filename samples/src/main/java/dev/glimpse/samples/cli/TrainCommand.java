@@ -22,7 +22,9 @@ import dev.glimpse.training.TrainingExample;
 import dev.glimpse.training.TrainingOptions;
 import dev.glimpse.vision.FeatureCache;
 import dev.glimpse.vision.VisionTower;
+import ai.djl.Device;
 import ai.djl.ndarray.types.DataType;
+import dev.glimpse.core.Precision;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -157,6 +159,18 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print the final summary as JSON.")
     boolean json;
 
+    @Option(names = "--device", description = "cpu or gpu (default: a GPU when libtorch sees one, else the CPU).")
+    String device;
+
+    @Option(names = "--dtype", description = "Compute type of the frozen LLM and activations: bf16, fp16 (with loss"
+            + " scaling) or fp32; trained weights stay fp32. Default: bf16 on a GPU (fp16 where the JNI has no bf16),"
+            + " fp32 on the CPU.")
+    String dtype;
+
+    @Option(names = "--no-tf32", description = "Exact fp32 products on the GPU (TF32 is on by default; also"
+            + " GLIMPSE_TF32=false).")
+    boolean noTf32;
+
     @Spec
     CommandSpec spec;
 
@@ -241,8 +255,39 @@ final class TrainCommand implements Callable<Integer> {
         return TrainingData.llavaConversations(data, root);
     }
 
+    /** The device the flags ask for; a GPU asked for where libtorch sees none is an error, not a quiet CPU run. */
+    Device device() {
+        String d = device == null ? "auto" : device.trim().toLowerCase(Locale.ROOT);
+        return switch (d) {
+            case "auto" -> GlimpseEngine.device();
+            case "cpu" -> Device.cpu();
+            case "gpu", "cuda" -> {
+                if (GlimpseEngine.engine().getGpuCount() == 0) {
+                    throw new BadInputException("--device gpu: libtorch sees no GPU (a CPU-only libtorch, or no CUDA"
+                            + " driver; see docs/gpu.md)");
+                }
+                yield Device.gpu();
+            }
+            default -> throw new BadInputException("--device '" + device + "': expected cpu or gpu");
+        };
+    }
+
+    /** The compute type for {@code dev}: the flag, else bf16/fp16 on a GPU and fp32 on the CPU. */
+    DataType computeType(Device dev) {
+        DataType t = dtype == null ? TrainingOptions.defaultDataType(dev) : Precision.parse(dtype, "--dtype");
+        if (t == DataType.FLOAT16 && !dev.isGpu()) {
+            throw new BadInputException("--dtype fp16 trains on a GPU only (loss-scaled fp16 is a GPU remedy; the CPU's"
+                    + " fp16 kernels are slow): use --dtype fp32 on the CPU");
+        }
+        Precision.require(t, dev);
+        return t;
+    }
+
     @Override
     public Integer call() {
+        if (noTf32) {
+            System.setProperty("glimpse.tf32", "false"); // read when the engine starts, below
+        }
         PrintWriter o = spec.commandLine().getOut();
         PromptTemplate template = template();
         List<TrainingExample> all = load(template);
@@ -258,6 +303,9 @@ final class TrainCommand implements Callable<Integer> {
         TrainingOptions.Builder ob = TrainingOptions.builder().batchSize(batchSize).gradientAccumulation(gradAccum)
                 .learningRate(lr).weightDecay(weightDecay).epochs(epochs).maxSteps(maxSteps).seed(seed)
                 .checkpointEvery(checkpointEvery).evalEvery(evalEvery).endOfSequence(!noEos);
+        Device dev = device();
+        DataType compute = computeType(dev);
+        ob.dataType(compute);
         if (llmLr != null) {
             ob.llmAdapterLearningRate(llmLr);
         }
@@ -271,7 +319,7 @@ final class TrainCommand implements Callable<Integer> {
         Map<String, Object> summary = new LinkedHashMap<>();
         try (VisionTower tower = Towers.open(vision, layer, true);
              FeatureCache cache = FeatureCache.open(out.resolve("features"), tower, DType.F16);
-             CausalLM lm = CausalLM.load(llmDir, GlimpseEngine.newCpuManager(), DataType.FLOAT32)) {
+             CausalLM lm = CausalLM.load(llmDir, GlimpseEngine.newManager(dev), compute)) {
             LinkedHashSet<String> paths = new LinkedHashSet<>();
             all.forEach(ex -> paths.addAll(ex.imageKeys()));
             FeatureCache.Result enc;
@@ -322,6 +370,8 @@ final class TrainCommand implements Callable<Integer> {
                 summary.put("llm_adapter_parameters", llmAdapter.parameterCount());
             }
             summary.put("projector_parameters", p.parameterCount());
+            summary.put("device", dev.toString());
+            summary.put("dtype", Precision.name(compute));
             summary.put("steps", r.steps());
             summary.put("planned_steps", r.plannedSteps());
             summary.put("samples_per_s", Math.round(r.samplesPerSecond() * 10) / 10.0);

@@ -121,4 +121,41 @@ class TrainCommandTest {
         assertEquals(Duration.ofSeconds(90), TrainCommand.parseDuration("90s"));
         assertEquals(Duration.ofMinutes(30), TrainCommand.parseDuration("30m"));
     }
+
+    @Test
+    void precisionAndDeviceFlagsRefuseWhatCannotRunInOneLine(@TempDir Path dir) throws Exception {
+        Path data = writeJsonl(dir, DiagramDataset.generate(1, 9, "p"), "", "");
+        String[] base = {"train", "--vision", "demo-kit/mobilenet-v2-features", "--layer", "block_13_hidden_state",
+            "--llm", "demo-kit/stories260k", "--data", data.toString(), "--out", dir.resolve("o").toString(),
+            "--max-steps", "1"};
+        java.util.function.Function<String[], CliRunner> with = extra -> {
+            String[] a = java.util.Arrays.copyOf(base, base.length + extra.length);
+            System.arraycopy(extra, 0, a, base.length, extra.length);
+            return CliRunner.run(a);
+        };
+        CliRunner r = with.apply(new String[] {"--device", "cpu", "--dtype", "fp16"});
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("--dtype fp16 trains on a GPU only") && r.err().contains("use --dtype fp32"), r.err());
+        r = with.apply(new String[] {"--dtype", "fp8"});
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("--dtype: expected fp32, fp16 or bf16, got 'fp8'"), r.err());
+        r = with.apply(new String[] {"--device", "tpu"});
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("--device 'tpu': expected cpu or gpu"), r.err());
+        if (ai.djl.engine.Engine.getEngine("PyTorch").getGpuCount() == 0) {
+            r = with.apply(new String[] {"--device", "gpu"});
+            assertEquals(2, r.code());
+            assertTrue(r.err().contains("--device gpu: libtorch sees no GPU"), r.err());
+        }
+        if (!dev.glimpse.core.Precision.bfloat16Available()) {
+            r = with.apply(new String[] {"--device", "cpu", "--dtype", "bf16"});
+            assertEquals(2, r.code());
+            assertTrue(r.err().contains("bf16 needs DJL's PyTorch JNI built with Glimpse's extension"), r.err());
+        }
+        // the default on the CPU is fp32, and the summary says what ran
+        r = with.apply(new String[] {"--json"});
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        assertEquals("fp32", j.get("dtype").asText());
+    }
 }
