@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Lays out .gpu/ (git-ignored) for benchmarks/gpu/run.sh on the device machine: a jlink'ed Java 17, the CLI and
+# library jars plus the benchmarks jar (GpuBench), without the CPU libtorch, DJL's prebuilt JNI, ONNX Runtime and
+# chart/PDF jars; DJL 0.36.0's PyTorch JNI sources and JNI headers from the shared kit (a build input only, patched
+# there by tools/torch-jni/patch-djl.sh). Run from the project root after `mvn -B -q -DskipTests install`:
+#   bash benchmarks/gpu/prepare.sh [KIT_DIR]      (KIT_DIR: default ../shared/gpu)
+# then, with the device tool: command "bash benchmarks/gpu/run.sh", carry [".gpu"], timeout ~590 s.
+set -euo pipefail
+KIT="${1:-../shared/gpu}"
+D=.gpu
+[ -f samples/target/glimpse.jar ] || { echo "build first: mvn -B -q -DskipTests install"; exit 1; }
+[ -d "$KIT/djl" ] || { echo "no DJL JNI sources at $KIT/djl (the shared GPU kit)"; exit 1; }
+rm -rf "$D"; mkdir -p "$D/lib"
+cp -r "$KIT/djl" "$KIT/jni-include" "$D/"
+cp samples/target/glimpse.jar "$D/"
+cp benchmarks/target/glimpse-benchmarks-*-SNAPSHOT.jar "$D/lib/" 2>/dev/null || true
+rm -f "$D"/lib/*-sources.jar "$D"/lib/*-javadoc.jar
+for j in samples/target/lib/*.jar; do
+  case "$(basename "$j")" in pytorch-native-cpu*|onnxruntime-*|pytorch-jni-*|pdfbox-*|fontbox-*|xchart-*|*langchain4j*) ;; *) cp "$j" "$D/lib/";; esac
+done
+tj=$(ls "$D"/lib/tokenizers-*.jar 2>/dev/null | head -1)
+[ -n "$tj" ] && zip -q -d "$tj" 'native/lib/linux-aarch64/*' 'native/lib/osx-*' 'native/lib/win-*' >/dev/null 2>&1 || true
+J=$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")
+rm -rf /tmp/glimpse-jre0 && "$J/bin/jlink" --add-modules java.base,java.datatransfer,java.desktop,java.logging,java.management,java.naming,java.net.http,java.prefs,java.security.sasl,java.sql,java.transaction.xa,java.xml,jdk.crypto.ec,jdk.httpserver,jdk.unsupported,jdk.zipfs \
+  --strip-debug --no-header-files --no-man-pages --output /tmp/glimpse-jre0/jre0
+tar -cf - -C /tmp/glimpse-jre0 jre0 | xz -9e > "$D/jre.tar.xz"
+grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
+du -sh "$D"

@@ -1,0 +1,95 @@
+"""Turns run.sh's results.jsonl into the Markdown tables of benchmarks/results and docs/gpu.md (stdout).
+Usage: python3 report_gpu.py results.jsonl
+"""
+import json
+import os
+import sys
+
+SQA_QUESTIONS = 12726  # ScienceQA's training split
+EPOCHS = 3
+
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+by = {r["label"]: r for r in rows}
+
+
+def gib(r):
+    p = r.get("nvidia_smi_peak_mib")
+    return f"{p / 1024:.1f}" if p else "—"
+
+
+def f(x, d=1):
+    return "—" if x is None else f"{x:.{d}f}"
+
+
+out = []
+checks = [r for r in rows if r.get("mode") == "check"]
+if checks:
+    ref = os.path.join(os.path.dirname(__file__), "../../samples/demo-kit/stories260k/reference.json")
+    want = json.load(open(ref))["bos_greedy"]["ids"] if os.path.isfile(ref) else None
+    out += ["## Mixed precision against fp32, on the GPU (adapter-step fixture: projector + LoRA + adaption prompt)", "",
+            "| run | attention | dtype | loss rel. (u) | worst gradient rel. (u) | within 2u / 16u |",
+            "|---|---|---|---:|---:|---|"]
+    for c in checks:
+        for s in c["steps"]:
+            out.append(f"| {c['label']} | {'fused' if c['fused_attention'] else 'explicit'} | {s['dtype']} | "
+                       f"{s['loss_rel']:.2g} ({s['loss_u']:.2f}) | {s['grad_rel']:.2g} ({s['grad_u']:.1f}) | "
+                       f"{'yes' if s['within_bounds'] else 'NO'} |")
+        ids = c.get("stories260k_greedy_ids")
+        if want is not None and ids is not None:
+            same = ids == want[-len(ids):] or ids == want
+            out.append(f"| {c['label']} | fp32 greedy, stories260k, 200 tokens | | | | "
+                       f"{'= transformers' if same else 'DIFFERS from transformers'} |")
+    out.append("")
+
+shapes = []
+for r in rows:
+    if r.get("mode") == "train" and r.get("model") not in shapes:
+        shapes.append(r["model"])
+if shapes:
+    out += ["## Adapter training step (576 image + 128 text tokens, frozen LLM, mlp2x_gelu projector), one run", "",
+            "| shape | PyTorch bf16 + SDPA samples/s | Glimpse samples/s | × PyTorch | peak GPU GiB PyTorch / Glimpse"
+            " (nvidia-smi) | × PyTorch | Glimpse dtype, attention |", "|---|---:|---:|---:|---:|---:|---|"]
+    for s in shapes:
+        g = next((r for r in rows if r.get("mode") == "train" and r["model"] == s and r["label"].startswith("glimpse-")
+                  and "explicit" not in r["label"] and "fp32" not in r["label"]), None)
+        t = by.get(f"torch-bf16-sdpa-{s}")
+        if not g:
+            continue
+        ratio = g["samples_per_s"] / t["samples_per_s"] if t else None
+        mem = (g["nvidia_smi_peak_mib"] / t["nvidia_smi_peak_mib"]) if t and t.get("nvidia_smi_peak_mib") and \
+            g.get("nvidia_smi_peak_mib") else None
+        out.append(f"| {s} (batch {g['batch']}) | {f(t['samples_per_s']) if t else '—'} | {f(g['samples_per_s'])} | "
+                   f"{f(ratio, 2)} | {gib(t) if t else '—'} / {gib(g)} | {f(mem, 2)} | {g['dtype']}, "
+                   f"{'fused SDPA' if g['fused_attention'] else 'explicit'} |")
+    out.append("")
+    seven = next((r for r in rows if r.get("mode") == "train" and r["model"] == "llama-7b"
+                  and r["label"].startswith("glimpse-")), None)
+    if seven:
+        minutes = SQA_QUESTIONS * EPOCHS / seven["samples_per_s"] / 60
+        out += [f"ScienceQA at LLaMA-7B shape: {SQA_QUESTIONS:,} training questions × {EPOCHS} epochs at "
+                f"{seven['tokens_per_sample']} tokens (LLaVA's 576 image tokens + prompt) / {seven['samples_per_s']:.1f}"
+                f" samples/s = **{minutes:.0f} minutes** of steps (target ≤ 60), peak {gib(seven)} GiB.", ""]
+
+extra = [r for r in rows if r.get("mode") in ("train", "torch-train") and r.get("model") == "qwen2.5-0.5b"]
+if extra:
+    out += ["## All training rows at Qwen2.5-0.5B shape", "",
+            "| run | dtype | attention | TF32 | samples/s | peak GiB (nvidia-smi) |", "|---|---|---|---|---:|---:|"]
+    for r in extra:
+        att = r.get("attention") or ("fused SDPA" if r.get("fused_attention") else "explicit")
+        out.append(f"| {r['label']} | {r['dtype']} | {att} | {r.get('tf32')} | {f(r['samples_per_s'])} | {gib(r)} |")
+    out.append("")
+
+gens = [r for r in rows if r.get("mode") in ("gen", "hf-gen")]
+if gens:
+    out += ["## Inference, batch 1, 512-token prompt, 128 greedy tokens", "",
+            "| shape | engine | dtype | prefill tok/s | decode tok/s | peak GiB |", "|---|---|---|---:|---:|---:|"]
+    for r in gens:
+        eng = "Glimpse (DJL)" if r["mode"] == "gen" else "transformers generate"
+        out.append(f"| {r['model']} | {eng} | {r['dtype']} | {f(r['prefill_tok_s'], 0)} | {f(r['decode_tok_s'])} | "
+                   f"{gib(r)} |")
+    out.append("")
+
+env = next((r for r in rows if r.get("gpu")), None)
+if env:
+    out.append(f"GPU: {env['gpu']}, torch {env['torch']}.")
+print("\n".join(out))
