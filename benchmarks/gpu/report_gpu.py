@@ -51,7 +51,9 @@ if shapes:
             " (nvidia-smi) | × PyTorch | Glimpse dtype, attention |", "|---|---:|---:|---:|---:|---:|---|"]
     for s in shapes:
         g = next((r for r in rows if r.get("mode") == "train" and r["model"] == s and r["label"].startswith("glimpse-")
-                  and "explicit" not in r["label"] and "fp32" not in r["label"]), None)
+                  and "explicit" not in r["label"] and "fp32" not in r["label"] and "ckpt" not in r["label"]), None)
+        g = g or next((r for r in rows if r.get("mode") == "train" and r["model"] == s
+                       and r["label"].startswith("glimpse-") and "ckpt" in r["label"]), None)
         t = by.get(f"torch-bf16-sdpa-{s}")
         if not g:
             continue
@@ -76,6 +78,7 @@ if extra:
             "| run | dtype | attention | TF32 | samples/s | peak GiB (nvidia-smi) |", "|---|---|---|---|---:|---:|"]
     for r in extra:
         att = r.get("attention") or ("fused SDPA" if r.get("fused_attention") else "explicit")
+        att += ", checkpointed" if r.get("activation_checkpointing") else ""
         out.append(f"| {r['label']} | {r['dtype']} | {att} | {r.get('tf32')} | {f(r['samples_per_s'])} | {gib(r)} |")
     out.append("")
 

@@ -4,7 +4,8 @@
 #   check  mixed-precision steps (bf16, fp16) against fp32 on the GPU, fused and explicit attention; fp32 greedy ids
 #   train  adapter-step samples/s and peak GPU memory: Glimpse bf16 vs PyTorch bf16 + SDPA at Qwen2.5-0.5B, 1.5B and
 #          LLaMA-7B shapes (576 image + 128 text tokens, batch 16)
-#   extra  0.5B: Glimpse bf16 with explicit attention, fp16 + loss scaling, fp32 + TF32; PyTorch fp32 + TF32
+#   extra  0.5B: Glimpse bf16 with explicit attention, with activation checkpointing, fp16 + loss scaling,
+#          fp32 + TF32; PyTorch fp32 + TF32
 #   infer  prefill and greedy decode tokens/s, Glimpse bf16 vs transformers generate, 0.5B and 7B
 # Results: $OUT/results.jsonl (one JSON line per run, with nvidia-smi's peak), $OUT/report.md, logs.
 # Knobs: OUT, WORK (default /tmp/glimpse-gpu), PHASES (default "check train extra infer"), BUDGET_S (default 560:
@@ -161,7 +162,7 @@ if has train; then
   for s in $SHAPES; do
     left "train $s" || break
     jb "glimpse-$DT-$s" 200 -- train gpu "$CK/$s" $DT "$BATCH" "$STEPS" \
-      || { [ "$s" = llama-7b ] && jb "glimpse-$DT-$s-b8" 200 -- train gpu "$CK/$s" $DT 8 "$STEPS"; }
+      || { [ "$s" = llama-7b ] && jb "glimpse-$DT-ckpt-$s" 200 -Dbench.checkpointing=true -- train gpu "$CK/$s" $DT "$BATCH" "$STEPS"; }
     left "torch $s" && run "torch-bf16-sdpa-$s" 200 $PY "$HERE/adapter_step_gpu.py" "$CK/$s" bf16 sdpa 0 "$BATCH" "$STEPS"
   done
 fi
@@ -170,6 +171,7 @@ fi
 if has extra; then
   s=qwen2.5-0.5b
   [ "$PATCHED" = 1 ] && left "explicit" && jb "glimpse-bf16-explicit-$s" 150 -Dglimpse.attention=explicit -- train gpu "$CK/$s" bf16 "$BATCH" "$STEPS"
+  left "ckpt" && jb "glimpse-$DT-ckpt-$s" 150 -Dbench.checkpointing=true -- train gpu "$CK/$s" $DT "$BATCH" "$STEPS"
   left "fp16" && jb "glimpse-fp16-explicit-$s" 150 -Dglimpse.attention=explicit -- train gpu "$CK/$s" fp16 "$BATCH" "$STEPS"
   left "fp32" && jb "glimpse-fp32-tf32-$s" 200 -- train gpu "$CK/$s" fp32 "$BATCH" "$STEPS"
   left "torch fp32" && run "torch-fp32-tf32-$s" 150 $PY "$HERE/adapter_step_gpu.py" "$CK/$s" fp32 sdpa 1 "$BATCH" "$STEPS"

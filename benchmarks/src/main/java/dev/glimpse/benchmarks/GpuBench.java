@@ -36,7 +36,8 @@ import java.util.SplittableRandom;
  *                                          adapter steps (mlp2x_gelu 1024 → H, frozen LLM), LLaVA-sized prompts
  *   gen   DEVICE MODEL_DIR DTYPE PROMPT NEW prefill time and greedy decode tokens/s with the KV cache
  * </pre>
- * DTYPE is fp32, fp16 or bf16; DEVICE gpu or cpu.
+ * DTYPE is fp32, fp16 or bf16; DEVICE gpu or cpu; {@code -Dbench.checkpointing=true} trains with activation
+ * checkpointing.
  */
 public final class GpuBench {
     private GpuBench() {}
@@ -150,7 +151,7 @@ public final class GpuBench {
             int vocab = lm.config().vocabSize();
             Projector p = Projector.initialize(ProjectorType.MLP2X_GELU, 1024, h, false, 1);
             AdapterTrainer trainer = new AdapterTrainer(lm, p, null, TrainingOptions.builder().dataType(t)
-                    .maxSteps(1).build());
+                    .activationCheckpointing(Boolean.getBoolean("bench.checkpointing")).maxSteps(1).build());
             AdamW adam = new AdamW(0.9, 0.999, 1e-8, 0.0);
             SplittableRandom r = new SplittableRandom(5);
             int n = img + text;
@@ -192,9 +193,9 @@ public final class GpuBench {
             double med = sorted.get(sorted.size() / 2);
             System.out.println(String.format(Locale.ROOT, "RESULT {\"mode\":\"train\",%s,\"model\":\"%s\",\"batch\":%d,"
                     + "\"tokens_per_sample\":%d,\"steps\":%d,\"load_s\":%.2f,\"first_step_s\":%.3f,\"median_step_s\":%.4f,"
-                    + "\"samples_per_s\":%.2f,\"final_loss\":%.4f,\"loss_scale\":%.0f,\"step_seconds\":%s}",
-                    common(d, t), dir.getFileName(), b, n, times.size(), load, first, med, b / med, loss,
-                    trainer.lossScaler().scale(), times));
+                    + "\"samples_per_s\":%.2f,\"final_loss\":%.4f,\"loss_scale\":%.0f,\"activation_checkpointing\":%b,"
+                    + "\"step_seconds\":%s}", common(d, t), dir.getFileName(), b, n, times.size(), load, first, med,
+                    b / med, loss, trainer.lossScaler().scale(), Boolean.getBoolean("bench.checkpointing"), times));
         }
     }
 

@@ -7,6 +7,8 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
 import dev.glimpse.core.BadInputException;
 import dev.glimpse.core.Checkpoint;
 import dev.glimpse.core.GenerationConfig;
@@ -251,6 +253,22 @@ public final class CausalLM implements AutoCloseable {
     public record Output(NDArray logits, NDArray lastHiddenState, List<NDArray> hiddenStates) {}
 
     public Output forward(Input in) {
+        Prepared p = prepare(in);
+        List<NDArray> hidden = in.hiddenStates ? new ArrayList<>() : null;
+        NDArray last = model.decode(p.x(), p.mask(), p.causalOnly(), p.positions(), in.cache, hidden, p.adapter());
+        NDArray logits = null;
+        if (in.logits) {
+            NDArray h = in.lastTokenLogitsOnly ? last.get(new NDIndex(":, -1:, :")) : last;
+            logits = model.lmHead(h);
+        }
+        return new Output(logits, last, hidden);
+    }
+
+    /** An input made ready for the layers: embeddings of the model's type, additive mask, positions, adapter. */
+    private record Prepared(NDArray x, NDArray mask, boolean causalOnly, NDArray positions,
+                            LanguageAdapter.Weights adapter) {}
+
+    private Prepared prepare(Input in) {
         NDArray x;
         if (in.inputsEmbeds != null) {
             x = in.inputsEmbeds;
@@ -284,17 +302,77 @@ public final class CausalLM implements AutoCloseable {
             positions = m.arange(past, total, 1, DataType.INT64).expandDims(0).broadcast(new Shape(b, t));
         }
         x = Precision.cast(x, dtype); // keeps the graph when the embeddings carry gradients (training)
-        NDArray additive = additiveMask(mask, t, past, dtype);
         boolean causalOnly = past == 0 && (in.attentionMask == null || in.paddingAfter);
-        List<NDArray> hidden = in.hiddenStates ? new ArrayList<>() : null;
-        NDArray last = model.decode(x, additive, causalOnly, positions, in.cache, hidden,
+        return new Prepared(x, additiveMask(mask, t, past, dtype), causalOnly, positions,
                 in.adapter != null ? in.adapter : attached);
-        NDArray logits = null;
-        if (in.logits) {
-            NDArray h = in.lastTokenLogitsOnly ? last.get(new NDIndex(":, -1:, :")) : last;
-            logits = model.lmHead(h);
+    }
+
+    /**
+     * Forward and backward with activation checkpointing, for training through a frozen LLM whose activations do not
+     * fit: the layers first run without recording, keeping only each layer's input [B, T, H]; then, from the loss
+     * down, each layer runs again with recording and is back-propagated at once, so at most one layer's activations
+     * are alive. Costs one more forward pass. Every leaf the input descends from (the embeddings' producer, LoRA,
+     * adaption prompts, the global visual feature) receives the gradient that {@code forward} + backward would give.
+     * Call inside an open gradient collector; no cache.
+     *
+     * @param lossOfHidden the loss (a scalar) from the final normed hidden state [B, T, H]
+     * @param scale what the loss is multiplied by before the backward (fp16 loss scaling; 1 otherwise)
+     * @return the loss, unscaled
+     */
+    public double backwardCheckpointed(Input in, java.util.function.Function<NDArray, NDArray> lossOfHidden,
+                                       double scale) {
+        if (in.cache != null) {
+            throw new IllegalArgumentException("activation checkpointing is for training: no KV cache");
         }
-        return new Output(logits, last, hidden);
+        Prepared p = prepare(in);
+        LanguageAdapter.Weights ad = p.adapter();
+        NDArray visual = ad == null ? null : ad.visual();
+        NDArray visualLeaf = null;
+        if (visual != null) {
+            // one leaf for every layer's recompute (a copy outside the graph); its gradient sums over the layers
+            visualLeaf = leaf(visual.duplicate());
+            ad = ad.withVisual(visualLeaf);
+        }
+        LlamaModel.Pass pass = model.pass(p.x(), p.mask(), p.causalOnly(), p.positions(), null, ad);
+        int n = model.numLayers();
+        NDArray[] inputs = new NDArray[n + 1];
+        boolean recording = JniUtils.isGradMode();
+        JniUtils.setGradMode(false);
+        try {
+            inputs[0] = p.x().duplicate();
+            for (int i = 0; i < n; i++) {
+                inputs[i + 1] = model.layer(i, inputs[i], pass);
+            }
+        } finally {
+            JniUtils.setGradMode(recording);
+        }
+        NDArray top = leaf(inputs[n]);
+        NDArray loss = lossOfHidden.apply(model.finalNorm(top));
+        double value = loss.getFloat();
+        backward(loss, loss.getManager().full(new Shape(), (float) scale, loss.getDataType()), false);
+        NDArray dy = top.getGradient();
+        for (int i = n - 1; i >= 0; i--) {
+            NDArray xi = leaf(inputs[i]);
+            backward(model.layer(i, xi, pass), dy, false);
+            dy.close();
+            inputs[i + 1].close();
+            dy = xi.getGradient();
+        }
+        backward(p.x(), dy, visual != null); // into the caller's graph (the projector)
+        if (visual != null) {
+            backward(visual, visualLeaf.getGradient(), false);
+        }
+        return value;
+    }
+
+    /** {@code a}, made by no-grad code (so a leaf already), now collecting its gradient. */
+    private static NDArray leaf(NDArray a) {
+        a.setRequiresGradient(true);
+        return a;
+    }
+
+    private static void backward(NDArray target, NDArray gradient, boolean keepGraph) {
+        JniUtils.backward((PtNDArray) target, (PtNDArray) gradient, keepGraph, false);
     }
 
     /** LM-head logits for hidden states [..., H] (e.g. only the positions a loss needs). */

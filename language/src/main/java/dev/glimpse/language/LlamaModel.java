@@ -122,31 +122,50 @@ final class LlamaModel {
      */
     NDArray decode(NDArray x, NDArray mask, boolean causalOnly, NDArray positions, KvCache cache,
                    List<NDArray> hidden, LanguageAdapter.Weights ad) {
-        NDArray[] cosSin = RotaryEmbedding.cosSin(invFreq, positions, x.getDataType());
-        if (ad != null && ad.dropoutSeed() != null) {
-            // training is one run per process (one GradientCollector): seeding the engine's generator here makes a
-            // step's dropout masks the same whenever it runs, which exact resume needs
-            x.getManager().getEngine().setRandomSeed(ad.dropoutSeed());
-        }
-        NDManager outer = x.getManager();
+        Pass p = pass(x, mask, causalOnly, positions, cache, ad);
         for (int i = 0; i < layers.size(); i++) {
             if (hidden != null) {
                 hidden.add(x);
             }
-            // each layer in a scope of its own: what the layer made and no longer needs is freed when it ends (as
-            // PyTorch frees a tensor at its last use); autograd keeps, by reference, what the backward will read
-            try (NDManager scope = outer.newSubManager()) {
-                x.tempAttach(scope);
-                NDArray y = layer(layers.get(i), i, x, mask, causalOnly, cosSin, cache, ad);
-                y.attach(outer);
-                x = y;
-            }
+            x = layer(i, x, p);
         }
-        NDArray out = rmsNorm(x, norm);
+        NDArray out = finalNorm(x);
         if (hidden != null) {
             hidden.add(out);
         }
         return out;
+    }
+
+    /** What every layer of one pass shares: the mask, the rotary tables, the cache and the adapter arrays. */
+    record Pass(NDArray mask, boolean causalOnly, NDArray[] cosSin, KvCache cache, LanguageAdapter.Weights ad) {}
+
+    Pass pass(NDArray x, NDArray mask, boolean causalOnly, NDArray positions, KvCache cache,
+              LanguageAdapter.Weights ad) {
+        return new Pass(mask, causalOnly, RotaryEmbedding.cosSin(invFreq, positions, x.getDataType()), cache, ad);
+    }
+
+    /**
+     * Decoder layer {@code i} on {@code x}; the output lives in x's manager. The layer runs in a scope of its own:
+     * what it made and no longer needs is freed when it ends (as PyTorch frees a tensor at its last use), while
+     * autograd keeps, by reference, what the backward will read. LoRA dropout draws its masks from a generator seeded
+     * per layer, so a layer run again (activation checkpointing, a resumed step) draws the same ones.
+     */
+    NDArray layer(int i, NDArray x, Pass p) {
+        if (p.ad() != null && p.ad().dropoutSeed() != null) {
+            x.getManager().getEngine().setRandomSeed(p.ad().dropoutSeed() * 31 + i);
+        }
+        NDManager outer = x.getManager();
+        try (NDManager scope = outer.newSubManager()) {
+            x.tempAttach(scope);
+            NDArray y = layer(layers.get(i), i, x, p.mask(), p.causalOnly(), p.cosSin(), p.cache(), p.ad());
+            y.attach(outer);
+            return y;
+        }
+    }
+
+    /** The final RMSNorm. */
+    NDArray finalNorm(NDArray x) {
+        return rmsNorm(x, norm);
     }
 
     private NDArray layer(Layer l, int i, NDArray x, NDArray mask, boolean causalOnly, NDArray[] cosSin,

@@ -159,10 +159,17 @@ public final class AdapterTrainer {
             }
             double loss;
             try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
-                NDArray l = loss(m, batch, params, ad);
-                loss = l.getFloat();
-                // a scale made by libtorch: mul's backward keeps it, and a Java-buffer scalar could be freed first
-                gc.backward(scaler.enabled() ? l.mul(m.full(new Shape(), (float) scaler.scale(), l.getDataType())) : l);
+                if (options.activationCheckpointing()) {
+                    LanguageAdapter.Weights w = ad;
+                    loss = llm.backwardCheckpointed(input(m, batch, params, w), h -> lossOfHidden(m, batch, h),
+                            scaler.scale());
+                } else {
+                    NDArray l = loss(m, batch, params, ad);
+                    loss = l.getFloat();
+                    // a scale made by libtorch: mul's backward keeps it; a Java-buffer scalar could be freed first
+                    gc.backward(scaler.enabled() ? l.mul(m.full(new Shape(), (float) scaler.scale(), l.getDataType()))
+                            : l);
+                }
             }
             Map<String, float[]> grads = new LinkedHashMap<>();
             params.forEach((k, v) -> grads.put(k, fp32(v.getGradient())));
@@ -186,6 +193,13 @@ public final class AdapterTrainer {
     }
 
     private NDArray loss(NDManager m, TrainingBatch batch, Map<String, NDArray> params, LanguageAdapter.Weights ad) {
+        NDArray hidden = llm.forward(input(m, batch, params, ad)).lastHiddenState();
+        return lossOfHidden(m, batch, hidden);
+    }
+
+    /** The LLM's input for a batch: projected image features spliced into the text embeddings, mask, adapter. */
+    private CausalLM.Input input(NDManager m, TrainingBatch batch, Map<String, NDArray> params,
+                                 LanguageAdapter.Weights ad) {
         int b = batch.size();
         int t = batch.length();
         NDArray image = null;
@@ -210,7 +224,13 @@ public final class AdapterTrainer {
         }
         CausalLM.Input in = CausalLM.Input.embeds(embeds).attentionMask(m.create(mask, new Shape(b, t))).adapter(ad)
                 .noLogits();
-        NDArray hidden = llm.forward(paddedAfter(batch.mask()) ? in.paddingAfterTokens() : in).lastHiddenState();
+        return paddedAfter(batch.mask()) ? in.paddingAfterTokens() : in;
+    }
+
+    /** The mean loss over the answer tokens, from the final hidden state [B, T, H]. */
+    private NDArray lossOfHidden(NDManager m, TrainingBatch batch, NDArray hidden) {
+        int b = batch.size();
+        int t = batch.length();
         // only positions whose next token is a target need logits: same loss, far fewer vocabulary projections
         List<Long> rows = new ArrayList<>();
         List<Long> targets = new ArrayList<>();
@@ -249,8 +269,8 @@ public final class AdapterTrainer {
             throw new BadInputException("out of " + (llm.manager().getDevice().isGpu() ? "GPU " : "") + "memory in a"
                     + " training step (batch " + batch.size() + " x " + batch.length() + " tokens, "
                     + Precision.name(llm.dataType()) + "): use a smaller --batch-size with --grad-accum to keep the"
-                    + " effective batch" + (llm.dataType() == DataType.FLOAT32 ? ", or --dtype bf16" : "")
-                    + "; resume with --resume", e);
+                    + " effective batch" + (options.activationCheckpointing() ? "" : ", --activation-checkpointing")
+                    + (llm.dataType() == DataType.FLOAT32 ? ", or --dtype bf16" : "") + "; resume with --resume", e);
         }
     }
 

@@ -12,13 +12,16 @@ import java.time.Duration;
  * <p>{@code dataType} is the compute type of the frozen LLM and the activations (fp32, fp16 or bf16; null: the
  * type the LLM was loaded in, which must then match). Trainable parameters always stay fp32 master weights with fp32
  * AdamW moments, and the loss is taken in fp32; fp16 adds dynamic loss scaling ({@link LossScaler}) from
- * {@code initialLossScale}, doubling after {@code lossScaleGrowthInterval} good steps.
+ * {@code initialLossScale}, doubling after {@code lossScaleGrowthInterval} good steps. {@code activationCheckpointing}
+ * keeps only each LLM layer's input through the forward pass and recomputes the layer in the backward (one more
+ * forward's time for activations of one layer instead of all): for the largest models.
  */
 public record TrainingOptions(int batchSize, int gradientAccumulation, double learningRate, double weightDecay,
                               double beta1, double beta2, double eps, double warmupRatio, double clipNorm,
                               int epochs, int maxSteps, Duration timeLimit, long seed, int checkpointEvery,
                               int evalEvery, int logEvery, double llmAdapterLearningRate, boolean endOfSequence,
-                              DataType dataType, double initialLossScale, int lossScaleGrowthInterval) {
+                              DataType dataType, double initialLossScale, int lossScaleGrowthInterval,
+                              boolean activationCheckpointing) {
     public TrainingOptions {
         if (dataType != null && dataType != DataType.FLOAT32 && dataType != DataType.FLOAT16
                 && dataType != DataType.BFLOAT16) {
@@ -86,6 +89,7 @@ public record TrainingOptions(int batchSize, int gradientAccumulation, double le
         private DataType dataType;
         private double lossScale = 65536;
         private int lossScaleInterval = 2000;
+        private boolean checkpointing;
 
         public Builder batchSize(int b) {
             this.batchSize = b;
@@ -192,10 +196,16 @@ public record TrainingOptions(int batchSize, int gradientAccumulation, double le
             return this;
         }
 
+        /** Recompute each frozen LLM layer in the backward instead of keeping its activations (default off). */
+        public Builder activationCheckpointing(boolean on) {
+            this.checkpointing = on;
+            return this;
+        }
+
         public TrainingOptions build() {
             return new TrainingOptions(batchSize, accumulation, lr, weightDecay, beta1, beta2, eps, warmup, clip,
                     epochs, maxSteps, timeLimit, seed, checkpointEvery, evalEvery, logEvery, llmLr, endOfSequence,
-                    dataType, lossScale, lossScaleInterval);
+                    dataType, lossScale, lossScaleInterval, checkpointing);
         }
     }
 }

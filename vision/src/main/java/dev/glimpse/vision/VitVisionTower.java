@@ -65,7 +65,7 @@ public final class VitVisionTower implements VisionTower {
             throw new BadInputException(dir + ": model_type '" + c.modelType()
                     + "' has no vision tower (expected clip, siglip or llava)");
         }
-        NDManager m = GlimpseEngine.newCpuManager();
+        NDManager m = GlimpseEngine.newManager(); // Glimpse's device: a GPU when libtorch sees one (fp32, TF32 there)
         try (Checkpoint ckpt = Checkpoint.open(dir)) {
             return new VitVisionTower(vc, ckpt, m, ImageProcessor.read(dir), layer, dropCls,
                     dir.toAbsolutePath().normalize().toString());

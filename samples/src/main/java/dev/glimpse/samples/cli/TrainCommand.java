@@ -167,6 +167,10 @@ final class TrainCommand implements Callable<Integer> {
             + " fp32 on the CPU.")
     String dtype;
 
+    @Option(names = "--activation-checkpointing", description = "Keep only each LLM layer's input and recompute the"
+            + " layer in the backward: one more forward pass, a fraction of the activation memory (largest models).")
+    boolean activationCheckpointing;
+
     @Option(names = "--no-tf32", description = "Exact fp32 products on the GPU (TF32 is on by default; also"
             + " GLIMPSE_TF32=false).")
     boolean noTf32;
@@ -305,7 +309,7 @@ final class TrainCommand implements Callable<Integer> {
                 .checkpointEvery(checkpointEvery).evalEvery(evalEvery).endOfSequence(!noEos);
         Device dev = device();
         DataType compute = computeType(dev);
-        ob.dataType(compute);
+        ob.dataType(compute).activationCheckpointing(activationCheckpointing);
         if (llmLr != null) {
             ob.llmAdapterLearningRate(llmLr);
         }
