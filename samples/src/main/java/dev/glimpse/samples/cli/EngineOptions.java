@@ -27,6 +27,17 @@ final class EngineOptions {
             + " bf16 on a GPU, fp16 where the JNI has no bf16).")
     String dtype;
 
+    /** The DJL engine's compute type asked for with --dtype, or null for the default; an error on the onnx engine. */
+    ai.djl.ndarray.types.DataType dataType() {
+        if (dtype == null) {
+            return null;
+        }
+        if (effectiveEngine() != InferenceEngine.DJL) {
+            throw new dev.glimpse.core.BadInputException("--dtype is the DJL engine's; the onnx engine takes --weights");
+        }
+        return dev.glimpse.core.Precision.parse(dtype, "--dtype");
+    }
+
     /** The engine asked for; without --engine, --weights other than fp32 choose onnx. */
     InferenceEngine effectiveEngine() {
         if (engine == InferenceEngine.DJL && weights != WeightFormat.FP32) {
@@ -41,18 +52,15 @@ final class EngineOptions {
         if (accuracyLevel != null) {
             b.accuracyLevel(accuracyLevel);
         }
-        if (dtype != null) {
-            if (effectiveEngine() != InferenceEngine.DJL) {
-                throw new dev.glimpse.core.BadInputException("--dtype is the DJL engine's; the onnx engine takes"
-                        + " --weights");
-            }
-            b.dataType(dev.glimpse.core.Precision.parse(dtype, "--dtype"));
+        if (dataType() != null) {
+            b.dataType(dataType());
         }
         return b.build();
     }
 
     /** The ONNX LLM of a plain checkpoint, as these options ask. */
     OnnxCausalLM.Builder onnx(java.nio.file.Path dir) {
+        dataType(); // --dtype is the DJL engine's: refused here
         OnnxCausalLM.Builder b = OnnxCausalLM.builder(dir).weights(weights);
         return accuracyLevel != null ? b.accuracyLevel(accuracyLevel) : b;
     }

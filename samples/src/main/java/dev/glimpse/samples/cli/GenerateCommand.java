@@ -95,7 +95,9 @@ final class GenerateCommand implements Callable<Integer> {
                 return run(out, tok, b.build(), (ids, o, l) -> lm.generate(ids, o, l));
             }
         }
-        try (CausalLM lm = CausalLM.load(dir)) {
+        ai.djl.ndarray.NDManager manager = dev.glimpse.core.GlimpseEngine.newManager();
+        ai.djl.ndarray.types.DataType type = engineOptions.dataType();
+        try (CausalLM lm = CausalLM.load(dir, manager, type != null ? type : CausalLM.defaultType(manager))) {
             if (lora != null) {
                 lm.attach(LanguageAdapter.load(lora), true);
             }

@@ -163,6 +163,8 @@ public final class DemoRunner {
             throw new GlimpseException("cannot create " + out + ": " + e.getMessage(), e);
         }
         VisionTower tower = OnnxVisionTower.builder(DemoKit.tower(kit)).layer(LAYER).build();
+        // on the CPU on purpose: stories260k is 260K parameters, where a GPU adds only kernel-launch latency, and the
+        // README's table is the fp32 CPU run this reproduces
         CausalLM lm = CausalLM.load(DemoKit.llm(kit), GlimpseEngine.newCpuManager(), DataType.FLOAT32);
         VisionLanguageModel vlm = null;
         try {

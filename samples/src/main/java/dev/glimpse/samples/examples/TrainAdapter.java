@@ -1,5 +1,6 @@
 package dev.glimpse.samples.examples;
 
+import ai.djl.Device;
 import ai.djl.ndarray.types.DataType;
 import dev.glimpse.core.GlimpseEngine;
 import dev.glimpse.core.Progress;
@@ -35,8 +36,12 @@ public final class TrainAdapter {
         Path out = Path.of(args[0]);
         int steps = Integer.parseInt(args[1]);
         Path kit = DemoKit.locate();
+        // Glimpse's device (a GPU when libtorch sees one) and its training type there: bf16 / fp16 on a GPU, fp32 on
+        // the CPU; the trained weights stay fp32 either way
+        Device device = GlimpseEngine.device();
+        DataType compute = TrainingOptions.defaultDataType(device);
         try (VisionTower tower = OnnxVisionTower.builder(DemoKit.tower(kit)).layer(DemoRunner.LAYER).build();
-             CausalLM lm = CausalLM.load(DemoKit.llm(kit), GlimpseEngine.newCpuManager(), DataType.FLOAT32)) {
+             CausalLM lm = CausalLM.load(DemoKit.llm(kit), GlimpseEngine.newManager(device), compute)) {
             // 1. data: drawn diagrams, their tower features, prompts and answers
             Map<String, float[]> features = new HashMap<>();
             List<TrainingExample> examples = new ArrayList<>();
@@ -50,7 +55,7 @@ public final class TrainAdapter {
             Projector projector = Projector.initialize(ProjectorType.MLP2X_GELU, tower.hiddenSize(),
                     lm.config().hiddenSize(), false, 1);
             TrainingOptions options = TrainingOptions.builder().batchSize(8).learningRate(5e-3).maxSteps(steps)
-                    .checkpointEvery(0).build();
+                    .dataType(compute).checkpointEvery(0).build();
             AdapterTrainer.Result r = new AdapterTrainer(lm, projector, options).train(examples, features::get,
                     tower.numTokens(), out.resolve("training"), false, Progress.NONE, null);
             System.out.printf("%d steps, final loss %.4f%n", r.steps(), r.finalLoss());

@@ -29,6 +29,23 @@ class GenerateCommandTest {
     }
 
     @Test
+    void dtypeRunsTheDjlEngineInThatTypeAndIsRefusedWhereItCannot() throws Exception {
+        // fp16 on the CPU: the first greedy tokens of stories260k survive fp16's rounding (fp32: 432,383,286,261,376)
+        CliRunner r = CliRunner.run("generate", "--model", MODEL, "--input-ids", "1,403,407,261,378",
+                "--max-new-tokens", "5", "--json", "--dtype", "fp16");
+        assertEquals(0, r.code(), r.err());
+        assertEquals("[432,383,286,261,376]", new ObjectMapper().readTree(r.out()).get("output_ids").toString());
+        r = CliRunner.run("generate", "--model", MODEL, "--input-ids", "1", "--engine", "onnx", "--dtype", "fp16");
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("--dtype is the DJL engine's; the onnx engine takes --weights"), r.err());
+        if (!dev.glimpse.core.Precision.bfloat16Available()) {
+            r = CliRunner.run("generate", "--model", MODEL, "--input-ids", "1", "--dtype", "bf16");
+            assertEquals(2, r.code());
+            assertTrue(r.err().contains("bf16 needs DJL's PyTorch JNI built with Glimpse's extension"), r.err());
+        }
+    }
+
+    @Test
     void samplingIsRepeatableAndBadInputIsExit2() {
         String[] args = {"generate", "--model", MODEL, "--prompt", "The dog", "--temperature", "0.8", "--top-p", "0.9",
             "--seed", "5", "--max-new-tokens", "15", "--json"};
