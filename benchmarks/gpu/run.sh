@@ -121,7 +121,8 @@ run() {  # LABEL TIMEOUT CMD...
   nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 200 >"$WORK/mem-$label.csv" 2>/dev/null &
   mon=$!
   echo "### $label: $*" >>"$LOG"
-  timeout "$to" "$@" >"$WORK/out-$label.txt" 2>>"$LOG"; rc=$?
+  timeout "$to" "$@" >"$WORK/out-$label.txt" 2>"$WORK/err-$label.txt"; rc=$?
+  cat "$WORK/err-$label.txt" >>"$LOG"
   kill "$mon" 2>/dev/null; wait "$mon" 2>/dev/null
   peak=$(sort -n "$WORK/mem-$label.csv" | tail -1)
   line=$(grep -h '^RESULT \|^{' "$WORK/out-$label.txt" | tail -1 | sed 's/^RESULT //')
@@ -129,8 +130,8 @@ run() {  # LABEL TIMEOUT CMD...
     record "$label" "$line" "$peak" $(( $(date +%s) - t0 ))
     say "PASS $label ($(( $(date +%s) - t0 )) s, peak ${peak} MiB): $(echo "$line" | cut -c1-260)"
   else
-    say "FAIL $label rc=$rc ($(( $(date +%s) - t0 )) s, peak ${peak} MiB): $(grep -m1 -i "exception\|error" "$LOG" | cut -c1-300)"
-    grep -i -m3 "exception\|error\|memory" "$WORK/out-$label.txt" "$LOG" | tail -3 >>"$OUT/summary.txt"
+    say "FAIL $label rc=$rc (124: timeout; $(( $(date +%s) - t0 )) s, peak ${peak} MiB): $(grep -m1 -iE "exception|error[: ]" "$WORK/err-$label.txt" "$WORK/out-$label.txt" | cut -c1-300)"
+    grep -h -v "^\s*at " "$WORK/err-$label.txt" | tail -4 >>"$OUT/summary.txt"
   fi
   return $rc
 }
