@@ -1,17 +1,16 @@
 #!/usr/bin/env bash
-# Lays out .gpu/ (git-ignored) for benchmarks/gpu/run.sh on the device machine: a jlink'ed Java 17, the CLI and
-# library jars plus the benchmarks jar (GpuBench), without the CPU libtorch, DJL's prebuilt JNI, ONNX Runtime and
-# chart/PDF jars; DJL 0.36.0's PyTorch JNI sources and JNI headers from the shared kit (a build input only, patched
-# there by tools/torch-jni/patch-djl.sh). Run from the project root after `mvn -B -q -DskipTests install`:
-#   bash benchmarks/gpu/prepare.sh [KIT_DIR]      (KIT_DIR: default ../shared/gpu)
+# Lays out .gpu/ (git-ignored) for benchmarks/gpu/run.sh on the device machine, which has no Java: a jlink'ed Java 17,
+# this JDK's JNI headers (the JNI is built there, from tools/torch-jni), the CLI and library jars plus the benchmarks
+# jar (GpuBench), without the CPU libtorch, DJL's prebuilt JNI, ONNX Runtime and chart/PDF jars.
+# Run from the project root after `mvn -B -q -DskipTests install`:
+#   bash benchmarks/gpu/prepare.sh
 # then, with the device tool: command "bash benchmarks/gpu/run.sh", carry [".gpu"], timeout ~590 s.
 set -euo pipefail
-KIT="${1:-../shared/gpu}"
 D=.gpu
 [ -f samples/target/glimpse.jar ] || { echo "build first: mvn -B -q -DskipTests install"; exit 1; }
-[ -d "$KIT/djl" ] || { echo "no DJL JNI sources at $KIT/djl (the shared GPU kit)"; exit 1; }
+J=$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")
 rm -rf "$D"; mkdir -p "$D/lib"
-cp -r "$KIT/djl" "$KIT/jni-include" "$D/"
+cp -r "$J/include" "$D/jni-include"
 cp samples/target/glimpse.jar "$D/"
 cp benchmarks/target/glimpse-benchmarks-*-SNAPSHOT.jar "$D/lib/" 2>/dev/null || true
 rm -f "$D"/lib/*-sources.jar "$D"/lib/*-javadoc.jar
@@ -30,7 +29,6 @@ jj=$(ls "$D"/lib/jna-*.jar 2>/dev/null | head -1)
   'com/sun/jna/freebsd-*' 'com/sun/jna/openbsd-*' 'com/sun/jna/dragonflybsd-*' 'com/sun/jna/linux-a*' \
   'com/sun/jna/linux-ppc*' 'com/sun/jna/linux-mips*' 'com/sun/jna/linux-s390x/*' 'com/sun/jna/linux-riscv64/*' \
   'com/sun/jna/linux-loongarch64/*' 'com/sun/jna/linux-x86/*' 'com/sun/jna/linux-sparcv9/*' >/dev/null 2>&1 || true
-J=$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")
 rm -rf /tmp/glimpse-jre0 && "$J/bin/jlink" --add-modules java.base,java.datatransfer,java.desktop,java.logging,java.management,java.naming,java.net.http,java.prefs,java.security.sasl,java.sql,java.transaction.xa,java.xml,jdk.crypto.ec,jdk.httpserver,jdk.unsupported,jdk.zipfs \
   --strip-debug --no-header-files --no-man-pages --output /tmp/glimpse-jre0/jre0
 tar -cf - -C /tmp/glimpse-jre0 jre0 | xz -9e > "$D/jre.tar.xz"

@@ -69,7 +69,7 @@ PATCHED=0
 if [ -f "$JNI_SO" ] && [ -f "$WORK/jni/patched" ]; then PATCHED=$(cat "$WORK/jni/patched")
 else
   mkdir -p "$WORK/jni"
-  rm -rf "$WORK/djl-src" && cp -r "$G/djl" "$WORK/djl-src"
+  rm -rf "$WORK/djl-src" && cp -r "$ROOT/tools/torch-jni/djl" "$WORK/djl-src"
   NATIVE="$WORK/djl-src/engines/pytorch/pytorch-native"
   SO=""
   if bash "$ROOT/tools/torch-jni/patch-djl.sh" "$NATIVE" >>"$LOG" 2>&1; then
@@ -78,7 +78,7 @@ else
   if [ -z "$SO" ]; then
     say "patched JNI build FAILED (first errors below); building DJL's JNI as it is"
     grep -m8 "error" "$LOG" | tee -a "$OUT/summary.txt"
-    rm -rf "$WORK/djl-src" && cp -r "$G/djl" "$WORK/djl-src"
+    rm -rf "$WORK/djl-src" && cp -r "$ROOT/tools/torch-jni/djl" "$WORK/djl-src"
     SO=$(build_jni "$WORK/djl-src/engines/pytorch/pytorch-native" "$WORK/build-plain") || { say "FATAL: JNI build failed"; tail -30 "$LOG"; exit 1; }
   fi
   cp "$SO" "$JNI_SO"; echo "$PATCHED" >"$WORK/jni/patched"

@@ -65,8 +65,7 @@ public final class GpuBench {
     static String common(Device d, DataType t) {
         return String.format(Locale.ROOT, "\"device\":\"%s\",\"dtype\":\"%s\",\"torch_extension\":%b,"
                 + "\"fused_attention\":%b,\"tf32\":%b", d, Precision.name(t), TorchExtension.available(),
-                TorchExtension.available() && !"explicit".equals(System.getProperty("glimpse.attention",
-                        System.getenv("GLIMPSE_ATTENTION"))), GlimpseEngine.tf32());
+                TorchExtension.fusedAttention(), GlimpseEngine.tf32());
     }
 
     /** One joint step (projector, LoRA, adaption prompt) in each precision against fp32 on the same device. */

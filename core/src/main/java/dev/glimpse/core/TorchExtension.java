@@ -24,6 +24,8 @@ public final class TorchExtension {
 
     private static native int version();
 
+    private static native boolean hasFusedAttention();
+
     private static native long scaledDotProductAttention(long q, long k, long v, long mask, boolean causal,
                                                          double scale);
 
@@ -50,14 +52,31 @@ public final class TorchExtension {
     }
 
     /**
+     * Whether {@link #attention} is there: the extension built against libtorch 2.0 or later (which has
+     * scaled_dot_product_attention), and {@code glimpse.attention} / {@code GLIMPSE_ATTENTION} is not
+     * {@code explicit}.
+     */
+    public static boolean fusedAttention() {
+        if (!available() || "explicit".equals(System.getProperty("glimpse.attention",
+                System.getenv("GLIMPSE_ATTENTION")))) {
+            return false;
+        }
+        try {
+            return hasFusedAttention();
+        } catch (UnsatisfiedLinkError e) {
+            return false;
+        }
+    }
+
+    /**
      * softmax(q·kᵀ·scale + mask)·v through libtorch's fused kernel, differentiable. q [B, h, T, d], k and v
      * [B, h, S, d] (heads already repeated for grouped queries), mask additive [B or 1, 1, T, S] of q's type or null;
      * {@code causal} (then mask must be null) masks key s > query t with the top-left alignment SDPA uses, so only
      * for T == S. The result lives in q's manager.
      */
     public static NDArray attention(NDArray q, NDArray k, NDArray v, NDArray mask, boolean causal, double scale) {
-        if (!available()) {
-            throw new IllegalStateException("Glimpse's torch extension is not loaded");
+        if (!fusedAttention()) {
+            throw new IllegalStateException("fused attention is not available (see TorchExtension.fusedAttention)");
         }
         if (causal && mask != null) {
             throw new IllegalArgumentException("causal attention takes no mask");

@@ -64,8 +64,15 @@ class PrecisionTest {
         // it would abort the JVM, so the refusal must come first and be one line
         if (TorchExtension.available()) {
             Precision.require(DataType.BFLOAT16, ai.djl.Device.cpu());
+            try (NDManager m = GlimpseEngine.newCpuManager()) {
+                // through the patched mapping both ways: made as bf16, read back as bf16, rounded as bf16 rounds
+                NDArray b = m.create(new float[] {1f, 1.00390625f, 3.14159f}).toType(DataType.BFLOAT16, false);
+                assertEquals(DataType.BFLOAT16, b.getDataType());
+                assertArrayEquals(new float[] {1f, 1f, 3.140625f}, b.toType(DataType.FLOAT32, false).toFloatArray());
+            }
             return;
         }
+        assertFalse(Boolean.getBoolean("glimpse.expect.bf16"), "the bf16 stage's JNI did not load");
         assertFalse(Precision.bfloat16Available());
         BadInputException e = assertThrows(BadInputException.class,
                 () -> Precision.require(DataType.BFLOAT16, ai.djl.Device.cpu()));

@@ -226,14 +226,13 @@ final class LlamaModel {
 
     /**
      * libtorch's fused scaled_dot_product_attention (flash / memory-efficient kernels: the [T, S] scores are never
-     * stored) when Glimpse's JNI extension is loaded and {@code glimpse.attention} is not {@code explicit}.
+     * stored) where {@link TorchExtension#fusedAttention()} says it is there.
      */
     static boolean fusedAttention() {
         return FUSED;
     }
 
-    private static final boolean FUSED = TorchExtension.available()
-            && !"explicit".equals(System.getProperty("glimpse.attention", System.getenv("GLIMPSE_ATTENTION")));
+    private static final boolean FUSED = TorchExtension.fusedAttention();
 
     /** transformers takes the softmax in fp32 (softmax's own dtype argument widens inside the graph). */
     private static NDArray softmax32(NDArray scores) {

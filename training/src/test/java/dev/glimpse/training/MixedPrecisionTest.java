@@ -85,6 +85,7 @@ class MixedPrecisionTest {
             compareWithFp32(DataType.BFLOAT16, Math.scalb(1.0, -8));
             return;
         }
+        assertFalse(Boolean.getBoolean("glimpse.expect.bf16"), "the bf16 stage's JNI did not load");
         BadInputException e = assertThrows(BadInputException.class, () -> CausalLM.load(TestData.fixture("tiny-llama"),
                 GlimpseEngine.newCpuManager(), DataType.BFLOAT16));
         assertTrue(e.getMessage().contains("bf16") && e.getMessage().contains("docs/gpu.md")
@@ -114,6 +115,39 @@ class MixedPrecisionTest {
                     Precision.name(type), lossRel, lossRel / u, worst, worst / u);
             assertTrue(lossRel <= 2 * u, Precision.name(type) + " loss " + low.loss() + " vs fp32 " + full.loss());
             assertTrue(worst <= 16 * u, Precision.name(type) + " gradients relative error " + worst);
+        }
+    }
+
+    @Test
+    void bf16RunsLossCurveAndCheckpointedStepFollowFp32() {
+        if (!Precision.bfloat16Available()) {
+            assertFalse(Boolean.getBoolean("glimpse.expect.bf16"), "the bf16 stage's JNI did not load");
+            return; // refused in one line: bf16StepsWhereTheJniHasBf16AndIsRefusedInOneLineWhereItHasNot
+        }
+        double u = Math.scalb(1.0, -8);
+        int n = 25;
+        double[] full = curve(DataType.FLOAT32, n);
+        double[] bf = curve(DataType.BFLOAT16, n);
+        double worst = 0;
+        for (int i = 0; i < n; i++) {
+            worst = Math.max(worst, Math.abs(bf[i] - full[i]) / full[i]);
+        }
+        System.out.printf("bf16 vs fp32 loss curve, %d AdamW steps: worst relative gap %.3g (%.2f u); %.4f -> %.4f%n",
+                n, worst, worst / u, bf[0], bf[n - 1]);
+        assertTrue(worst <= 4 * u, "bf16 loss left the band of fp32's: " + worst / u + " u");
+        Path dir = TestData.fixture("adapter-step");
+        try (SafetensorsFile ref = SafetensorsFile.open(dir.resolve("reference.safetensors"));
+             NDManager m = GlimpseEngine.newCpuManager()) {
+            AdapterTrainer.LossAndGrads plain = step(DataType.BFLOAT16, ref, m, false);
+            AdapterTrainer.LossAndGrads ckpt = step(DataType.BFLOAT16, ref, m, true);
+            double g = 0;
+            for (Map.Entry<String, float[]> e : plain.grads().entrySet()) {
+                g = Math.max(g, TrainStepParityTest.relErr(ckpt.grads().get(e.getKey()), e.getValue()));
+            }
+            System.out.printf("bf16 activation checkpointing: loss %.6f vs %.6f, worst gradient rel %.2g (%.2f u)%n",
+                    ckpt.loss(), plain.loss(), g, g / u);
+            assertEquals(plain.loss(), ckpt.loss(), 2 * u * Math.abs(plain.loss()));
+            assertTrue(g <= 16 * u, "bf16 checkpointed gradients: " + g / u + " u");
         }
     }
 
