@@ -353,7 +353,9 @@ public final class CausalLM implements AutoCloseable {
         NDArray dy = top.getGradient();
         for (int i = n - 1; i >= 0; i--) {
             NDArray xi = leaf(inputs[i]);
-            backward(model.layer(i, xi, pass), dy, false);
+            NDArray y = model.layer(i, xi, pass);
+            backward(y, dy, false);
+            y.close(); // the layer's output, its incoming gradient and the input above are done with
             dy.close();
             inputs[i + 1].close();
             dy = xi.getGradient();
