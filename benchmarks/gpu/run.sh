@@ -45,7 +45,8 @@ $PY -c 'import transformers,torch;print("transformers",transformers.__version__,
 PT_VERSION="${TV%%+*}"
 FLAVOR="cpu"; [ -n "$TCUDA" ] && FLAVOR="cu$(echo "$TCUDA" | tr -d .)"; [ ${#FLAVOR} -eq 4 ] && FLAVOR="${FLAVOR}0"
 JRE="$WORK/jre0"
-[ -x "$JRE/bin/java" ] || tar -xJf "$G/jre.tar.xz" -C "$WORK"
+[ -x "$JRE/bin/java" ] || tar -xJf "$G/jre.tar.xz" -C "$WORK" 2>/dev/null \
+  || $PY -c "import tarfile,sys;tarfile.open(sys.argv[1]).extractall(sys.argv[2])" "$G/jre.tar.xz" "$WORK"
 JAVA="$JRE/bin/java"
 
 # ---------------------------------------------------------------- DJL's JNI, patched for Glimpse (fallback: as is)
