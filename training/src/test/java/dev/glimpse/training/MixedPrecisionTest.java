@@ -128,10 +128,7 @@ class MixedPrecisionTest {
         int n = 25;
         double[] full = curve(DataType.FLOAT32, n);
         double[] bf = curve(DataType.BFLOAT16, n);
-        double worst = 0;
-        for (int i = 0; i < n; i++) {
-            worst = Math.max(worst, Math.abs(bf[i] - full[i]) / full[i]);
-        }
+        double worst = gap(bf, full);
         System.out.printf("bf16 vs fp32 loss curve, %d AdamW steps: worst relative gap %.3g (%.2f u); %.4f -> %.4f%n",
                 n, worst, worst / u, bf[0], bf[n - 1]);
         assertTrue(worst <= 4 * u, "bf16 loss left the band of fp32's: " + worst / u + " u");
@@ -237,15 +234,21 @@ class MixedPrecisionTest {
         }
     }
 
+    /** The largest relative gap between two loss curves, step by step. */
+    private static double gap(double[] losses, double[] reference) {
+        double worst = 0;
+        for (int i = 0; i < reference.length; i++) {
+            worst = Math.max(worst, Math.abs(losses[i] - reference[i]) / reference[i]);
+        }
+        return worst;
+    }
+
     @Test
     void anFp16RunsLossCurveStaysWithinABandOfFp32s() {
         int n = 25;
         double[] full = curve(DataType.FLOAT32, n);
         double[] half = curve(DataType.FLOAT16, n);
-        double worst = 0;
-        for (int i = 0; i < n; i++) {
-            worst = Math.max(worst, Math.abs(half[i] - full[i]) / full[i]);
-        }
+        double worst = gap(half, full);
         System.out.printf("fp16 vs fp32 loss curve, %d AdamW steps: worst relative gap %.3g; fp32 loss %.4f -> %.4f,"
                 + " fp16 %.4f -> %.4f%n", n, worst, full[0], full[n - 1], half[0], half[n - 1]);
         assertTrue(full[n - 1] < 0.5 * full[0], "the batch must be learnt for the band to mean anything");
