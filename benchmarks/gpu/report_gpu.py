@@ -1,5 +1,6 @@
-"""Turns run.sh's results.jsonl into the Markdown tables of benchmarks/results and docs/gpu.md (stdout).
-Usage: python3 report_gpu.py results.jsonl
+"""Turns run.sh's results.jsonl into the Markdown tables of benchmarks/results and docs/gpu.md (stdout), and, where
+matplotlib is installed, a chart of samples/s and peak memory per shape, Glimpse beside PyTorch (PNG_PATH).
+Usage: python3 report_gpu.py results.jsonl [PNG_PATH]
 """
 import json
 import os
@@ -92,6 +93,32 @@ if gens:
         out.append(f"| {r['model']} | {eng} | {r['dtype']} | {f(r['prefill_tok_s'], 0)} | {f(r['decode_tok_s'])} | "
                    f"{gib(r)} |")
     out.append("")
+
+pairs = []
+for s in shapes:
+    g = next((r for r in rows if r.get("mode") == "train" and r["model"] == s and r["label"].startswith("glimpse-")
+              and "explicit" not in r["label"] and "fp32" not in r["label"]), None)
+    t = by.get(f"torch-bf16-sdpa-{s}")
+    if g and t:
+        pairs.append((s, g, t))
+if pairs and len(sys.argv) > 2:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+        xs = range(len(pairs))
+        for ax, key, title in ((a, "samples_per_s", "adapter step, samples/s"),
+                               (b, "nvidia_smi_peak_mib", "peak GPU memory, MiB (nvidia-smi)")):
+            ax.bar([x - 0.2 for x in xs], [p[2].get(key) or 0 for p in pairs], 0.4, label="PyTorch bf16 + SDPA")
+            ax.bar([x + 0.2 for x in xs], [p[1].get(key) or 0 for p in pairs], 0.4, label="Glimpse")
+            ax.set_xticks(list(xs), [p[0] for p in pairs])
+            ax.set_title(title)
+        a.legend()
+        fig.tight_layout()
+        fig.savefig(sys.argv[2], dpi=110)
+    except ImportError:
+        print("(no matplotlib here: no chart)", file=sys.stderr)
 
 env = next((r for r in rows if r.get("gpu")), None)
 if env:

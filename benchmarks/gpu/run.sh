@@ -188,6 +188,6 @@ if has infer; then
   done
 fi
 
-$PY "$HERE/report_gpu.py" "$RES" >"$OUT/report.md" 2>>"$LOG" || say "report failed (see run.log)"
+$PY "$HERE/report_gpu.py" "$RES" "$OUT/report.png" >"$OUT/report.md" 2>>"$LOG" || say "report failed (see run.log)"
 say "=== done in $(elapsed) s; $(grep -c . "$RES" 2>/dev/null || echo 0) results in $RES"
 cat "$OUT/report.md" 2>/dev/null | head -60
