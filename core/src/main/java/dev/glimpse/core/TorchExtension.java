@@ -19,6 +19,7 @@ import ai.djl.pytorch.engine.PtNDManager;
  */
 public final class TorchExtension {
     private static volatile Boolean available;
+    private static volatile boolean fused;
 
     private TorchExtension() {}
 
@@ -31,40 +32,42 @@ public final class TorchExtension {
 
     /** Whether the loaded JNI carries Glimpse's extension (bf16 and fused attention). Starts the engine. */
     public static boolean available() {
-        Boolean a = available;
-        if (a == null) {
-            synchronized (TorchExtension.class) {
-                if (available == null) {
-                    GlimpseEngine.engine(); // the JNI must be loaded before its symbols can be found
-                    boolean found;
-                    try {
-                        found = version() >= 1;
-                    } catch (UnsatisfiedLinkError e) {
-                        found = false;
-                    }
-                    available = found && !"false".equals(System.getProperty("glimpse.torch.extension",
-                            System.getenv("GLIMPSE_TORCH_EXTENSION")));
-                }
-                a = available;
-            }
-        }
-        return a;
+        probe();
+        return available;
     }
 
     /**
      * Whether {@link #attention} is there: the extension built against libtorch 2.0 or later (which has
      * scaled_dot_product_attention), and {@code glimpse.attention} / {@code GLIMPSE_ATTENTION} is not
-     * {@code explicit}.
+     * {@code explicit}. Decided once per process, like {@link #available()}.
      */
     public static boolean fusedAttention() {
-        if (!available() || "explicit".equals(System.getProperty("glimpse.attention",
-                System.getenv("GLIMPSE_ATTENTION")))) {
-            return false;
+        probe();
+        return fused;
+    }
+
+    private static void probe() {
+        if (available != null) {
+            return;
         }
-        try {
-            return hasFusedAttention();
-        } catch (UnsatisfiedLinkError e) {
-            return false;
+        synchronized (TorchExtension.class) {
+            if (available != null) {
+                return;
+            }
+            GlimpseEngine.engine(); // the JNI must be loaded before its symbols can be found
+            boolean found;
+            boolean sdpa = false;
+            try {
+                found = version() >= 1;
+                sdpa = found && hasFusedAttention();
+            } catch (UnsatisfiedLinkError e) {
+                found = false;
+            }
+            found &= !"false".equals(System.getProperty("glimpse.torch.extension",
+                    System.getenv("GLIMPSE_TORCH_EXTENSION")));
+            fused = found && sdpa && !"explicit".equals(System.getProperty("glimpse.attention",
+                    System.getenv("GLIMPSE_ATTENTION")));
+            available = found; // written last: readers that see it also see fused
         }
     }
 

@@ -157,7 +157,7 @@ final class LlamaModel {
         NDManager outer = x.getManager();
         try (NDManager scope = outer.newSubManager()) {
             x.tempAttach(scope);
-            NDArray y = layer(layers.get(i), i, x, p.mask(), p.causalOnly(), p.cosSin(), p.cache(), p.ad());
+            NDArray y = layer(layers.get(i), i, x, p);
             y.attach(outer);
             return y;
         }
@@ -168,11 +168,9 @@ final class LlamaModel {
         return rmsNorm(x, norm);
     }
 
-    private NDArray layer(Layer l, int i, NDArray x, NDArray mask, boolean causalOnly, NDArray[] cosSin,
-                          KvCache cache, LanguageAdapter.Weights ad) {
-        NDArray attn = attention(l, rmsNorm(x, l.inputLayernorm), mask, causalOnly, cosSin, cache, i, ad);
-        NDArray h = x.add(attn);
-        return h.add(mlp(l, rmsNorm(h, l.postAttentionLayernorm), i, ad));
+    private NDArray layer(Layer l, int i, NDArray x, Pass p) {
+        NDArray h = x.add(attention(l, rmsNorm(x, l.inputLayernorm), i, p));
+        return h.add(mlp(l, rmsNorm(h, l.postAttentionLayernorm), i, p.ad()));
     }
 
     /** Logits [B, T, V] from final hidden states. */
@@ -180,8 +178,8 @@ final class LlamaModel {
         return linear(hidden, lmHead, null);
     }
 
-    private NDArray attention(Layer l, NDArray h, NDArray mask, boolean causalOnly, NDArray[] cosSin,
-                              KvCache cache, int layer, LanguageAdapter.Weights ad) {
+    private NDArray attention(Layer l, NDArray h, int layer, Pass p) {
+        LanguageAdapter.Weights ad = p.ad();
         long b = h.getShape().get(0);
         long t = h.getShape().get(1);
         int nh = config.numAttentionHeads();
@@ -195,10 +193,10 @@ final class LlamaModel {
             q = rmsNorm(q, l.qNorm);
             k = rmsNorm(k, l.kNorm);
         }
-        q = RotaryEmbedding.apply(q.transpose(0, 2, 1, 3), cosSin);
-        k = RotaryEmbedding.apply(k.transpose(0, 2, 1, 3), cosSin);
-        if (cache != null) {
-            NDArray[] kvs = cache.append(layer, k, v);
+        q = RotaryEmbedding.apply(q.transpose(0, 2, 1, 3), p.cosSin());
+        k = RotaryEmbedding.apply(k.transpose(0, 2, 1, 3), p.cosSin());
+        if (p.cache() != null) {
+            NDArray[] kvs = p.cache().append(layer, k, v);
             k = kvs[0];
             v = kvs[1];
         }
@@ -207,13 +205,14 @@ final class LlamaModel {
         double scale = 1.0 / Math.sqrt(hd);
         NDArray out;
         NDArray qs = null;
-        if (fusedAttention()) {
-            out = TorchExtension.attention(q, k, v, causalOnly ? null : mask, causalOnly, scale);
+        if (TorchExtension.fusedAttention()) {
+            // libtorch's flash / memory-efficient kernels: the [T, S] scores are never stored
+            out = TorchExtension.attention(q, k, v, p.causalOnly() ? null : p.mask(), p.causalOnly(), scale);
         } else {
             // scale the queries [B, h, T, hd] rather than the scores [B, h, T, S]: the same product, one pass over
             // a tensor S/hd times smaller, in the forward and in the backward
             qs = q.mul(scalar(q, (float) scale));
-            out = softmax32(qs.matMul(k.transpose(0, 1, 3, 2)).add(mask)).matMul(v);
+            out = softmax32(qs.matMul(k.transpose(0, 1, 3, 2)).add(p.mask())).matMul(v);
         }
         NDArray prompt = ad == null ? null : ad.prompt(layer);
         if (prompt != null) {
@@ -223,16 +222,6 @@ final class LlamaModel {
         out = out.transpose(0, 2, 1, 3).reshape(b, t, (long) nh * hd);
         return proj(out, l.oProj, null, ad, layer, "o_proj");
     }
-
-    /**
-     * libtorch's fused scaled_dot_product_attention (flash / memory-efficient kernels: the [T, S] scores are never
-     * stored) where {@link TorchExtension#fusedAttention()} says it is there.
-     */
-    static boolean fusedAttention() {
-        return FUSED;
-    }
-
-    private static final boolean FUSED = TorchExtension.fusedAttention();
 
     /** transformers takes the softmax in fp32 (softmax's own dtype argument widens inside the graph). */
     private static NDArray softmax32(NDArray scores) {

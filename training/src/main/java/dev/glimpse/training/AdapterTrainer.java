@@ -160,8 +160,7 @@ public final class AdapterTrainer {
             double loss;
             try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
                 if (options.activationCheckpointing()) {
-                    LanguageAdapter.Weights w = ad;
-                    loss = llm.backwardCheckpointed(input(m, batch, params, w), h -> lossOfHidden(m, batch, h),
+                    loss = llm.backwardCheckpointed(input(m, batch, params, ad), h -> lossOfHidden(m, batch, h),
                             scaler.scale());
                 } else {
                     NDArray l = loss(m, batch, params, ad);
@@ -425,8 +424,7 @@ public final class AdapterTrainer {
             double lossSum = 0;
             int tokenCount = 0;
             for (int a = 0; a < options.gradientAccumulation(); a++) {
-                final int step0 = step;
-                final int a0 = a;
+                long dropoutSeed = options.seed() * 1_000_003L + step * 64L + a;
                 List<Integer> idx = batches.get(batchIndex++);
                 List<BatchBuilder.Tokens> rows = new ArrayList<>();
                 List<TrainingExample> exs = new ArrayList<>();
@@ -435,8 +433,7 @@ public final class AdapterTrainer {
                     exs.add(examples.get(i));
                 }
                 TrainingBatch batch = BatchBuilder.pad(rows, exs, features);
-                LossAndGrads lg = guardMemory(batch, () -> lossAndGradients(batch,
-                        options.seed() * 1_000_003L + step0 * 64L + a0));
+                LossAndGrads lg = guardMemory(batch, () -> lossAndGradients(batch, dropoutSeed));
                 samples += batch.size();
                 lossSum += lg.loss();
                 tokenCount += batch.targetTokens();

@@ -52,8 +52,9 @@ final class EngineOptions {
         if (accuracyLevel != null) {
             b.accuracyLevel(accuracyLevel);
         }
-        if (dataType() != null) {
-            b.dataType(dataType());
+        ai.djl.ndarray.types.DataType type = dataType();
+        if (type != null) {
+            b.dataType(type);
         }
         return b.build();
     }
