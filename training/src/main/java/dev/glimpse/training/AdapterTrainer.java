@@ -74,6 +74,7 @@ public final class AdapterTrainer {
     private final TrainingOptions options;
     private final Parameters parameters = new Parameters();
     private final LossScaler scaler;
+    private java.util.function.LongSupplier clock = System::nanoTime;
 
     public AdapterTrainer(CausalLM llm, Projector projector, TrainingOptions options) {
         this(llm, projector, null, options);
@@ -372,143 +373,198 @@ public final class AdapterTrainer {
         if (examples.isEmpty()) {
             throw new BadInputException("no training examples");
         }
-        BatchBuilder builder = new BatchBuilder(llm, tokensPerImage, options.endOfSequence());
-        List<BatchBuilder.Tokens> tokens = new ArrayList<>();
-        List<Integer> lengths = new ArrayList<>();
-        for (TrainingExample ex : examples) {
-            BatchBuilder.Tokens t = builder.tokenize(ex);
-            tokens.add(t);
-            lengths.add(t.ids().length);
+        Data data = new Data(examples, tokenize(examples, tokensPerImage), features);
+        Run run = startOrResume(out, resume, plannedSteps(examples.size()));
+        TimeBudget budget = new TimeBudget(options.timeLimit(), clock, run.step);
+        List<List<Integer>> batches = epochBatches(data.lengths(), options.batchSize(), options.seed(), run.epoch);
+        progress.update(run.step, run.planned, "");
+        boolean byTime = false;
+        while (run.step < run.planned) {
+            if (run.batchIndex + options.gradientAccumulation() > batches.size()) {
+                run.epoch++;
+                run.batchIndex = 0;
+                batches = epochBatches(data.lengths(), options.batchSize(), options.seed(), run.epoch);
+            }
+            StepOutcome s = optimizerStep(run, batches, data);
+            double elapsed = budget.observe(run.step);
+            run.losses.add(new double[] {run.step, s.loss()});
+            Map<String, Object> row = metricsRow(run, s, elapsed);
+            if (options.evalEvery() > 0 && evaluator != null && run.step % options.evalEvery() == 0
+                    && run.step < run.planned) {
+                row.putAll(evaluator.evaluate(projector, run.step));
+            }
+            appendMetrics(run.metrics, row);
+            run.planned = budget.plan(run.step, run.planned);
+            if (options.checkpointEvery() > 0 && run.step % options.checkpointEvery() == 0 && run.step < run.planned) {
+                run.checkpoint();
+            }
+            progress.update(run.step, run.planned, String.format(Locale.ROOT, "loss %.4f", s.loss()));
+            if (budget.exhausted() && run.step < run.planned) {
+                run.planned = budget.stopped(run.step, run.planned);
+                byTime = true;
+                break;
+            }
         }
-        int batchesPerEpoch = (examples.size() + options.batchSize() - 1) / options.batchSize();
+        return finish(run, budget, byTime, evaluator);
+    }
+
+    /** Uses {@code nanos} instead of System.nanoTime for the time budget and the speed (tests). */
+    AdapterTrainer clock(java.util.function.LongSupplier nanos) {
+        this.clock = nanos;
+        return this;
+    }
+
+    /** The examples, their token ids and lengths, and where their features come from. */
+    private record Data(List<TrainingExample> examples, List<BatchBuilder.Tokens> tokens,
+                        Function<String, float[]> features) {
+        List<Integer> lengths() {
+            return tokens.stream().map(t -> t.ids().length).toList();
+        }
+
+        /** The padded batch of the examples at {@code idx}. */
+        TrainingBatch batch(List<Integer> idx) {
+            return BatchBuilder.pad(idx.stream().map(tokens::get).toList(), idx.stream().map(examples::get).toList(),
+                    features);
+        }
+    }
+
+    private List<BatchBuilder.Tokens> tokenize(List<TrainingExample> examples, int tokensPerImage) {
+        BatchBuilder builder = new BatchBuilder(llm, tokensPerImage, options.endOfSequence());
+        return examples.stream().map(builder::tokenize).toList();
+    }
+
+    /** Optimizer steps from the options: maxSteps, or epochs × the steps of one epoch. */
+    private int plannedSteps(int examples) {
+        int batchesPerEpoch = (examples + options.batchSize() - 1) / options.batchSize();
         int stepsPerEpoch = Math.max(1, batchesPerEpoch / options.gradientAccumulation());
-        int planned = options.maxSteps() > 0 ? options.maxSteps() : stepsPerEpoch * options.epochs();
+        return options.maxSteps() > 0 ? options.maxSteps() : stepsPerEpoch * options.epochs();
+    }
+
+    /** Where a run stands: its position in the data, its plan, its optimizer, its files. */
+    private final class Run {
+        final Path out;
+        final Path checkpointFile;
+        final Path metrics;
+        final AdamW adam = new AdamW(options.beta1(), options.beta2(), options.eps(), options.weightDecay());
+        int step;
+        int epoch;
+        int batchIndex;
+        int planned;
+        int samples;
+        double lastLoss = Double.NaN;
+        List<double[]> losses = new ArrayList<>();
+
+        Run(Path out, int planned) {
+            this.out = out;
+            this.checkpointFile = out.resolve(TrainingCheckpoint.FILE);
+            this.metrics = out.resolve("metrics.jsonl");
+            this.planned = planned;
+        }
+
+        void checkpoint() {
+            TrainingCheckpoint.write(checkpointFile, parameters, adam, scaler, step, epoch, batchIndex, planned,
+                    options.seed());
+        }
+    }
+
+    /** A fresh run in {@code out}, or the one its checkpoint holds (masters, AdamW, loss scale, data position). */
+    private Run startOrResume(Path out, boolean resume, int planned) {
         try {
             Files.createDirectories(out);
         } catch (IOException e) {
             throw new GlimpseException("cannot create " + out + ": " + e.getMessage(), e);
         }
-        Path ckptFile = out.resolve(TrainingCheckpoint.FILE);
-        Path metrics = out.resolve("metrics.jsonl");
         AtomicFile.removeLeftovers(out); // temporary files of writes a killed run never finished
-        AdamW adam = new AdamW(options.beta1(), options.beta2(), options.eps(), options.weightDecay());
-        int step = 0;
-        int epoch = 0;
-        int batchIndex = 0;
-        List<double[]> losses = new ArrayList<>();
+        Run run = new Run(out, planned);
         if (resume && TrainingCheckpoint.existsIn(out)) {
-            TrainingCheckpoint c = TrainingCheckpoint.restore(out, parameters, adam, scaler);
-            step = c.step();
-            epoch = c.epoch();
-            batchIndex = c.batchIndex();
-            planned = c.plannedSteps();
-            losses = TrainingCheckpoint.trimMetrics(metrics, step);
+            TrainingCheckpoint c = TrainingCheckpoint.restore(out, parameters, run.adam, scaler);
+            run.step = c.step();
+            run.epoch = c.epoch();
+            run.batchIndex = c.batchIndex();
+            run.planned = c.plannedSteps();
+            run.losses = TrainingCheckpoint.trimMetrics(run.metrics, run.step);
         } else {
-            writeMetricsHeader(metrics);
+            writeMetricsHeader(run.metrics);
         }
-        long start = System.nanoTime();
-        int firstStep = step;
-        double avgStep = 0;
-        boolean byTime = false;
-        double lastLoss = Double.NaN;
-        int samples = 0;
-        List<List<Integer>> batches = epochBatches(lengths, options.batchSize(), options.seed(), epoch);
-        progress.update(step, planned, "");
-        while (step < planned) {
-            if (batchIndex + options.gradientAccumulation() > batches.size()) {
-                epoch++;
-                batchIndex = 0;
-                batches = epochBatches(lengths, options.batchSize(), options.seed(), epoch);
-            }
-            Map<String, float[]> acc = null;
-            double lossSum = 0;
-            int tokenCount = 0;
-            for (int a = 0; a < options.gradientAccumulation(); a++) {
-                long dropoutSeed = options.seed() * 1_000_003L + step * 64L + a;
-                List<Integer> idx = batches.get(batchIndex++);
-                List<BatchBuilder.Tokens> rows = new ArrayList<>();
-                List<TrainingExample> exs = new ArrayList<>();
-                for (int i : idx) {
-                    rows.add(tokens.get(i));
-                    exs.add(examples.get(i));
-                }
-                TrainingBatch batch = BatchBuilder.pad(rows, exs, features);
-                LossAndGrads lg = guardMemory(batch, () -> lossAndGradients(batch, dropoutSeed));
-                samples += batch.size();
-                lossSum += lg.loss();
-                tokenCount += batch.targetTokens();
-                acc = accumulate(acc, lg.grads());
-            }
-            scale(acc, 1f / options.gradientAccumulation());
-            double lossScale = scaler.scale();
-            boolean finite = scaler.unscale(acc);
-            double norm = finite ? clipGradients(acc, options.clipNorm()) : Double.NaN;
-            double lr = learningRate(options.learningRate(), step, planned, options.warmupRatio());
-            double llmLr = learningRate(options.llmAdapterLearningRate(), step, planned, options.warmupRatio());
-            if (finite) {
-                adam.update(parameters.values(), acc, k -> projector.parameters().contains(k) ? lr : llmLr);
-            } else {
-                // fp16 overflow: the masters and moments stay as they were; the next step tries a halved scale
-                LOG.info("step {}: gradients overflowed at loss scale {}; step skipped", step + 1, lossScale);
-            }
-            scaler.update(finite);
-            lastLoss = lossSum / options.gradientAccumulation();
-            step++;
-            double elapsed = (System.nanoTime() - start) / 1e9;
-            avgStep = elapsed / (step - firstStep);
-            losses.add(new double[] {step, lastLoss});
-            Map<String, Object> row = new LinkedHashMap<>();
-            row.put("step", step);
-            row.put("epoch", epoch);
-            row.put("loss", lastLoss);
-            row.put("lr", lr);
-            row.put("grad_norm", norm);
-            row.put("tokens", tokenCount);
-            if (scaler.enabled()) {
-                row.put("loss_scale", lossScale);
-                row.put("skipped", !finite);
-            }
-            row.put("elapsed_s", elapsed);
-            if (options.evalEvery() > 0 && evaluator != null && step % options.evalEvery() == 0 && step < planned) {
-                row.putAll(evaluator.evaluate(projector, step));
-            }
-            appendMetrics(metrics, row);
-            if (options.timeLimit() != null && step - firstStep >= 3 && step == firstStep + 3) {
-                // the plan: as many steps as fit the remaining budget at the measured speed
-                int fit = step + (int) Math.floor((options.timeLimit().toMillis() / 1000.0 - elapsed) / avgStep);
-                if (fit < planned) {
-                    planned = Math.max(step, fit);
-                }
-            }
-            if (options.checkpointEvery() > 0 && step % options.checkpointEvery() == 0 && step < planned) {
-                TrainingCheckpoint.write(ckptFile, parameters, adam, scaler, step, epoch, batchIndex, planned,
-                        options.seed());
-            }
-            progress.update(step, planned, String.format(Locale.ROOT, "loss %.4f", lastLoss));
-            if (options.timeLimit() != null && elapsed + avgStep > options.timeLimit().toMillis() / 1000.0
-                    && step < planned) {
-                byTime = true;
-                break;
-            }
+        return run;
+    }
+
+    /** What one optimizer step did. */
+    private record StepOutcome(double loss, double lr, double gradNorm, int tokens, double lossScale,
+                               boolean skipped) {}
+
+    /**
+     * One optimizer step: gradients of {@code gradientAccumulation} micro-batches averaged, unscaled (fp16),
+     * clipped, then AdamW with the projector's and the LLM adapter's learning rates; an overflowed step is skipped.
+     */
+    private StepOutcome optimizerStep(Run run, List<List<Integer>> batches, Data data) {
+        Map<String, float[]> acc = null;
+        double lossSum = 0;
+        int tokenCount = 0;
+        for (int a = 0; a < options.gradientAccumulation(); a++) {
+            long dropoutSeed = options.seed() * 1_000_003L + run.step * 64L + a;
+            TrainingBatch batch = data.batch(batches.get(run.batchIndex++));
+            LossAndGrads lg = guardMemory(batch, () -> lossAndGradients(batch, dropoutSeed));
+            run.samples += batch.size();
+            lossSum += lg.loss();
+            tokenCount += batch.targetTokens();
+            acc = accumulate(acc, lg.grads());
         }
-        Path weights = out.resolve("adapter.safetensors");
+        scale(acc, 1f / options.gradientAccumulation());
+        double lossScale = scaler.scale();
+        boolean finite = scaler.unscale(acc);
+        double norm = finite ? clipGradients(acc, options.clipNorm()) : Double.NaN;
+        double lr = learningRate(options.learningRate(), run.step, run.planned, options.warmupRatio());
+        double llmLr = learningRate(options.llmAdapterLearningRate(), run.step, run.planned, options.warmupRatio());
+        if (finite) {
+            run.adam.update(parameters.values(), acc, k -> projector.parameters().contains(k) ? lr : llmLr);
+        } else {
+            // fp16 overflow: the masters and moments stay as they were; the next step tries a halved scale
+            LOG.info("step {}: gradients overflowed at loss scale {}; step skipped", run.step + 1, lossScale);
+        }
+        scaler.update(finite);
+        run.lastLoss = lossSum / options.gradientAccumulation();
+        run.step++;
+        return new StepOutcome(run.lastLoss, lr, norm, tokenCount, lossScale, !finite);
+    }
+
+    /** The step's line of metrics.jsonl. */
+    private Map<String, Object> metricsRow(Run run, StepOutcome s, double elapsed) {
+        Map<String, Object> row = new LinkedHashMap<>();
+        row.put("step", run.step);
+        row.put("epoch", run.epoch);
+        row.put("loss", s.loss());
+        row.put("lr", s.lr());
+        row.put("grad_norm", s.gradNorm());
+        row.put("tokens", s.tokens());
+        if (scaler.enabled()) {
+            row.put("loss_scale", s.lossScale());
+            row.put("skipped", s.skipped());
+        }
+        row.put("elapsed_s", elapsed);
+        return row;
+    }
+
+    /** Saves the adapter and the last checkpoint, runs the final evaluation, draws the loss curve. */
+    private Result finish(Run run, TimeBudget budget, boolean byTime, Evaluator evaluator) {
+        Path weights = run.out.resolve("adapter.safetensors");
         projector.save(weights);
         if (llmAdapter != null) {
-            llmAdapter.save(out.resolve(LLM_ADAPTER), "");
+            llmAdapter.save(run.out.resolve(LLM_ADAPTER), "");
         }
-        TrainingCheckpoint.write(ckptFile, parameters, adam, scaler, step, epoch, batchIndex, planned, options.seed());
+        run.checkpoint();
         if (evaluator != null) {
             Map<String, Object> row = new LinkedHashMap<>();
-            row.put("step", step);
+            row.put("step", run.step);
             row.put("final", true);
-            row.putAll(evaluator.evaluate(projector, step));
-            appendMetrics(metrics, row);
+            row.putAll(evaluator.evaluate(projector, run.step));
+            appendMetrics(run.metrics, row);
         }
-        Path curve = out.resolve("loss_curve.png");
-        LossCurve.write(losses, curve, "adapter training loss");
-        double secs = (System.nanoTime() - start) / 1e9;
-        return new Result(step, planned, lastLoss, secs > 0 ? samples / secs : 0, secs, byTime, weights, metrics, curve,
-                losses);
+        Path curve = run.out.resolve("loss_curve.png");
+        LossCurve.write(run.losses, curve, "adapter training loss");
+        double secs = budget.seconds();
+        return new Result(run.step, run.planned, run.lastLoss, secs > 0 ? run.samples / secs : 0, secs, byTime,
+                weights, run.metrics, curve, run.losses);
     }
 
     private static void writeMetricsHeader(Path metrics) {
