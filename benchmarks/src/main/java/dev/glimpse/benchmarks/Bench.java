@@ -12,6 +12,7 @@ import dev.glimpse.eval.AnswerPolicy;
 import dev.glimpse.eval.EvalReport;
 import dev.glimpse.eval.EvalRunner;
 import dev.glimpse.eval.Problem;
+import dev.glimpse.eval.ScienceQaContract;
 import dev.glimpse.eval.ScienceQaDataset;
 import dev.glimpse.fusion.MultimodalPrompt;
 import dev.glimpse.fusion.Projector;
@@ -331,7 +332,7 @@ public final class Bench {
         try (VisionLanguageModel vlm = VisionLanguageModel.of(tower, lm, Projector.initialize(ProjectorType.MLP2X_GELU,
                 48, 64, false, 1), PromptTemplate.LLAVA)) {
             ImageLoader loader = new ImageLoader();
-            EvalRunner.Model m = vlm.forScienceQa(PromptTemplate.LLAVA, loader);
+            EvalRunner.Model m = ScienceQaContract.model(vlm, PromptTemplate.LLAVA, loader);
             long t0 = System.nanoTime();
             EvalReport r = EvalRunner.run(d, shared.resolve("data/scienceqa/images/test"), m,
                     EvalRunner.Scoring.LIKELIHOOD, AnswerPolicy.LLAVA, work.resolve("sqa-" + System.nanoTime()),

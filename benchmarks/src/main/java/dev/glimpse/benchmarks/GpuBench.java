@@ -225,7 +225,10 @@ public final class GpuBench {
             int[] count = {0};
             GenerationOptions o = GenerationOptions.builder().maxNewTokens(fresh).useModelStopTokens(false).build();
             stamps[0] = System.nanoTime();
-            int[] out = lm.generate(ids, o, (row, tok) -> stamps[++count[0]] = System.nanoTime());
+            int[] out = lm.generate(ids, o, (tok, logits, off) -> {
+                stamps[++count[0]] = System.nanoTime();
+                return true;
+            });
             double prefill = (stamps[1] - stamps[0]) / 1e9;
             double decode = (stamps[count[0]] - stamps[1]) / 1e9;
             System.out.println(String.format(Locale.ROOT, "RESULT {\"mode\":\"gen\",%s,\"model\":\"%s\",\"prompt\":%d,"

@@ -263,7 +263,7 @@ public final class LlmEngineBench {
             case "djl" -> {
                 GlimpseEngine.threads(threads());
                 CausalLM lm = CausalLM.load(dir, GlimpseEngine.newCpuManager(), DataType.FLOAT32);
-                g = (n, clock) -> lm.generate(ids, options(n), (row, tok) -> clock.tick()).length;
+                g = (n, clock) -> lm.generate(ids, options(n), (tok, logits, off) -> clock.tick()).length;
                 closer = lm;
                 modelBytes = 4 * s.params();
                 // a tied model reads its table as the LM head; an untied one only gathers rows of the embedding
@@ -272,7 +272,7 @@ public final class LlmEngineBench {
             case "onnx" -> {
                 WeightFormat f = WeightFormat.parse(format.split("@")[0]);
                 OnnxCausalLM lm = onnx(dir, format, work).build();
-                g = (n, clock) -> lm.generate(ids, options(n), (row, tok) -> clock.tick()).length;
+                g = (n, clock) -> lm.generate(ids, options(n), (tok, logits, off) -> clock.tick()).length;
                 closer = lm;
                 modelBytes = lm.modelBytes();
                 long table = (long) s.vocab() * s.hidden() * (f == WeightFormat.FP32 ? 4 : 2);
@@ -337,8 +337,9 @@ public final class LlmEngineBench {
         final long start = System.nanoTime();
         final List<Long> ticks = new ArrayList<>();
 
-        void tick() {
-            ticks.add(System.nanoTime());
+        /** Records a token's time; true, so a token sink can return it. */
+        boolean tick() {
+            return ticks.add(System.nanoTime());
         }
     }
 
@@ -358,14 +359,14 @@ public final class LlmEngineBench {
         try (OnnxCausalLM lm = onnx(work.resolve(s.name()), format, work).build()) {
             double best = 0;
             for (int round = 0; round < 2; round++) {
-                try (dev.glimpse.language.OnnxDecoder d = lm.decoder()) {
-                    List<dev.glimpse.language.OnnxDecoder.Sequence> seqs = new ArrayList<>();
+                try (dev.glimpse.language.Decoder d = lm.decoder()) {
+                    List<dev.glimpse.language.Decoder.Sequence> seqs = new ArrayList<>();
                     for (int i = 0; i < n; i++) {
-                        long[] ids = new long[prompt];
+                        int[] ids = new int[prompt];
                         for (int k = 0; k < prompt; k++) {
                             ids[k] = r.nextInt(Math.min(s.vocab(), 30000));
                         }
-                        seqs.add(new dev.glimpse.language.OnnxDecoder.Sequence(ids, null, options(decode + 1), null));
+                        seqs.add(dev.glimpse.language.Decoder.Sequence.ids(ids, options(decode + 1)));
                     }
                     d.add(seqs);
                     long t0 = System.nanoTime();

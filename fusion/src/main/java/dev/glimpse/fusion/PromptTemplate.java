@@ -3,13 +3,12 @@ package dev.glimpse.fusion;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.glimpse.core.BadInputException;
-import dev.glimpse.eval.Problem;
 import java.util.List;
 import java.util.Locale;
 
 /**
- * The one prompt contract: how a {@link Question} (or a ScienceQA {@link Problem}) becomes the prompt, and which
- * continuation stands for each choice. Training data, {@code eval run}, {@code ask}, {@code serve} and the Java API
+ * The one prompt contract: how a {@link Question} (or a ScienceQA problem, through the eval module's
+ * {@code ScienceQaContract}) becomes the prompt, and which continuation stands for each choice. Training data, {@code eval run}, {@code ask}, {@code serve} and the Java API
  * all render through this type, and a bundle records the template it was trained with, so the token ids learnt are
  * the token ids scored.
  *
@@ -53,20 +52,11 @@ public record PromptTemplate(String template, Scoring scoring, String answerPref
         return render(q.context(), q.question(), q.choices(), q.images().size());
     }
 
-    /** A ScienceQA problem (its hint is the context), with an {@code <image>} when it has an image. */
-    public String render(Problem p) {
-        return render(p.hint() == null ? "" : p.hint(), p.question(), p.choices(), p.hasImage() ? 1 : 0);
-    }
-
-    /** The continuation trained on, and scored, for the gold choice of {@code p}. */
-    public String answer(Problem p) {
-        if (p.answer() < 0) {
-            throw new BadInputException("ScienceQA problem " + p.id() + " has no gold answer");
-        }
-        return continuation(p.choices(), p.answer());
-    }
-
-    private String render(String context, String question, List<String> choices, int images) {
+    /**
+     * The prompt of a question with an optional context (blank for none), its choices, and {@code images} images:
+     * the template's {@code <image>} placeholders are dropped without images, and added in front when it has fewer.
+     */
+    public String render(String context, String question, List<String> choices, int images) {
         StringBuilder opts = new StringBuilder();
         if (scoring == Scoring.LETTERS) {
             for (int i = 0; i < choices.size(); i++) {

@@ -55,7 +55,7 @@ class AdapterAndPromptTest {
             assertEquals(4, p.slots());
             // two images of two tokens each: rows 0-1 then 2-3 of the image embeddings, in prompt order
             NDArray img = m.arange(0f, 4f * 64f).reshape(4, 64);
-            NDArray e = MultimodalPrompt.splice(lm, m, new int[][] {p.ids()}, img);
+            NDArray e = lm.splice(m, new int[][] {p.ids()}, img);
             int[] ids = p.ids();
             int k = 0;
             for (int j = 0; j < ids.length; j++) {
@@ -65,7 +65,7 @@ class AdapterAndPromptTest {
                 }
             }
             assertEquals(4, k);
-            assertThrows(BadInputException.class, () -> MultimodalPrompt.splice(lm, m, new int[][] {ids},
+            assertThrows(BadInputException.class, () -> lm.splice(m, new int[][] {ids},
                     m.zeros(new Shape(3, 64))));
             // a closed gate: projected features are exactly zero
             Projector gated = Projector.initialize(ProjectorType.LINEAR, 64, 64, true, 1);

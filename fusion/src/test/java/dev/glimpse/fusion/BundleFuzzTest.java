@@ -20,7 +20,7 @@ class BundleFuzzTest {
     void bundleJson(byte[] json) {
         Path dir = DIR.resolve("bundle");
         dir.toFile().mkdirs();
-        Fuzzing.write(dir, VisionLanguageModel.BUNDLE, json);
+        Fuzzing.write(dir, Bundle.FILE, json);
         Fuzzing.onlyBadInput(() -> VisionLanguageModel.builder().model(dir.toString()).repository(
                 ModelRepository.builder().cacheDir(DIR.resolve("cache")).offline(true).build()).build().close());
     }

@@ -70,7 +70,7 @@ class GlimpseLangChain4jTest {
     void anImageQuestionAnswersAsTheModelDoesDirectly() {
         ChatModel model = GlimpseChatModel.builder().model(vlm).modelName("demo").maxOutputTokens(12).build();
         ChatResponse r = model.chat(withImage("What color is the ball?"));
-        String direct = vlm.complete(Conversation.render(vlm.llm().requireTokenizer(), List.of(
+        String direct = vlm.complete(Conversation.render(vlm.tokenizer(), List.of(
                 new Conversation.Message("user", "<image>\nWhat color is the ball?"))),
                 vlm.features(List.of(decode())), GenerationOptions.greedy(12), List.of(),
                 s -> { }).text();
@@ -133,7 +133,7 @@ class GlimpseLangChain4jTest {
                 GlimpseStreamingChatModel.builder().model(vlm).maxOutputTokens(16).build()).build();
         String story = s.tell("Once upon a time");
         assertFalse(story.isBlank());
-        String direct = vlm.complete(Conversation.render(vlm.llm().requireTokenizer(), List.of(
+        String direct = vlm.complete(Conversation.render(vlm.tokenizer(), List.of(
                 new Conversation.Message("system", "You tell short stories for children."),
                 new Conversation.Message("user", "Once upon a time"))), List.of(), GenerationOptions.greedy(16),
                 List.of(), x -> { }).text();

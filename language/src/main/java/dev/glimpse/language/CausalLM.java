@@ -29,7 +29,7 @@ import java.util.Optional;
  * <p>Thread-safe: weights are read-only and every call works in the caller's (or its own) NDManager.
  * Results of {@link #forward} live in the manager of the arrays passed in.
  */
-public final class CausalLM implements AutoCloseable {
+public final class CausalLM implements LanguageModel {
     private final NDManager weights;
     private final LlamaModel model;
     private final Tokenizer tokenizer;
@@ -87,10 +87,22 @@ public final class CausalLM implements AutoCloseable {
         return Precision.bfloat16Available() ? DataType.BFLOAT16 : DataType.FLOAT16;
     }
 
+    @Override
     public LanguageModelConfig config() {
         return model.config;
     }
 
+    @Override
+    public InferenceEngine engine() {
+        return InferenceEngine.DJL;
+    }
+
+    @Override
+    public ai.djl.Device device() {
+        return weights.getDevice();
+    }
+
+    @Override
     public Optional<Tokenizer> tokenizer() {
         return Optional.ofNullable(tokenizer);
     }
@@ -103,10 +115,12 @@ public final class CausalLM implements AutoCloseable {
         return tokenizer;
     }
 
+    @Override
     public GenerationConfig generationConfig() {
         return generation;
     }
 
+    @Override
     public DataType dataType() {
         return dtype;
     }
@@ -415,62 +429,13 @@ public final class CausalLM implements AutoCloseable {
         }
     }
 
-    /** Receives each new token as it is chosen: batch row, token id. */
-    @FunctionalInterface
-    public interface TokenListener {
-        void onToken(int row, int tokenId);
-    }
-
-    /** Generates for one prompt of token ids; returns only the new tokens. */
-    public int[] generate(int[] prompt, GenerationOptions options, TokenListener listener) {
-        return generate(List.of(prompt), options, listener).get(0);
-    }
-
     /**
-     * Batched generation: prompts are left-padded, decoding uses a KV cache; each row stops at a stop token (kept in
-     * its output) or after {@code maxNewTokens}. Returns only the new tokens of each row.
+     * Batched generation from token ids: the rows decode together (see {@link Decoder}); each stops at a stop token
+     * (kept in its output) or after {@code maxNewTokens}. Returns only the new tokens of each row.
      */
-    public List<int[]> generate(List<int[]> prompts, GenerationOptions options, TokenListener listener) {
-        if (prompts.isEmpty()) {
-            return List.of();
-        }
-        return generate(prompts, null, options, listener, null);
-    }
-
-    /**
-     * Generates after a prompt given as embeddings [1, P, H] (e.g. text with spliced image features); returns only
-     * the new tokens.
-     */
-    public int[] generate(NDArray promptEmbeds, GenerationOptions options, TokenListener listener) {
-        return generate(promptEmbeds, null, options, listener);
-    }
-
-    /**
-     * As {@link #generate(NDArray, GenerationOptions, TokenListener)}, with a global image feature [1, H] added to
-     * the attached adapter's adaption prompts (LLaMA-Adapter's multimodal variant); null for none.
-     */
-    public int[] generate(NDArray promptEmbeds, NDArray visual, GenerationOptions options, TokenListener listener) {
-        if (promptEmbeds.getShape().get(0) != 1) {
-            throw new IllegalArgumentException("one prompt at a time: embeddings must be [1, P, H]");
-        }
-        int p = (int) promptEmbeds.getShape().get(1);
-        return generate(List.of(new int[p]), promptEmbeds, options, listener, visual).get(0);
-    }
-
-    private List<int[]> generate(List<int[]> prompts, NDArray promptEmbeds, GenerationOptions options,
-                                 TokenListener listener, NDArray visual) {
-        List<Decoder.Sequence> seqs = new ArrayList<>();
-        for (int r = 0; r < prompts.size(); r++) {
-            int row = r;
-            Decoder.Sequence s = promptEmbeds != null ? Decoder.Sequence.embeds(promptEmbeds, visual, options)
-                    : Decoder.Sequence.ids(prompts.get(r), options);
-            seqs.add(listener == null ? s : s.sink((tok, logits, offset) -> {
-                listener.onToken(row, tok);
-                return true;
-            }));
-        }
+    public List<int[]> generate(List<int[]> prompts, GenerationOptions options) {
         try (Decoder d = decoder()) {
-            int[] ids = d.add(seqs);
+            int[] ids = d.add(prompts.stream().map(p -> Decoder.Sequence.ids(p, options)).toList());
             while (d.active() > 0) {
                 d.step();
             }
@@ -482,9 +447,9 @@ public final class CausalLM implements AutoCloseable {
         }
     }
 
-    /** A decoder for continuous batching of generations over this model (see {@link Decoder}). */
+    @Override
     public Decoder decoder() {
-        return new Decoder(this);
+        return new TorchDecoder(this);
     }
 
     /** The attached adapter's arrays for a forward pass, or null. */
@@ -492,141 +457,217 @@ public final class CausalLM implements AutoCloseable {
         return attached;
     }
 
-    /**
-     * Log-likelihood of each continuation after {@code prompt} (token ids): the sum over its tokens of
-     * log p(token | prompt, previous tokens). The prompt runs once; its KV cache is shared by all candidates.
-     */
-    public double[] scoreContinuations(int[] prompt, List<int[]> continuations) {
+    @Override
+    public float[] logits(Prompt prompt) {
         try (NDManager m = weights.newSubManager()) {
-            NDArray ids = m.create(toLongs(prompt), new Shape(1, prompt.length));
-            return scoreContinuations(embed(ids), continuations);
+            Spliced s = splice(m, prompt);
+            LanguageAdapter.Weights ad = s.visual() == null ? null : attached.withVisual(s.visual());
+            return forward(Input.embeds(s.embeds()).adapter(ad)).logits().toType(DataType.FLOAT32, false)
+                    .toFloatArray();
+        }
+    }
+
+    @Override
+    public List<double[]> scoreContinuations(List<Prompt> prompts, List<List<int[]>> continuations) {
+        try (NDManager m = weights.newSubManager()) {
+            List<NDArray> embeds = new ArrayList<>();
+            List<NDArray> visuals = new ArrayList<>();
+            for (Prompt p : prompts) {
+                Spliced s = splice(m, p);
+                embeds.add(s.embeds());
+                visuals.add(s.visual());
+            }
+            return scoreSpliced(embeds, visuals, continuations);
         }
     }
 
     /**
-     * As {@link #scoreContinuations(int[], List)} with the prompt given as embeddings [1, P, H] (e.g. text with
-     * spliced image features).
+     * A prompt's input embeddings [1, P, H] in the model's type, and the global image feature [1, H] its slots give
+     * the attached adaption prompts (LLaMA-Adapter's multimodal variant; null when there are none or no slots).
      */
-    public double[] scoreContinuations(NDArray promptEmbeds, List<int[]> continuations) {
-        return scoreContinuations(promptEmbeds, null, continuations);
+    record Spliced(NDArray embeds, NDArray visual) {}
+
+    Spliced splice(NDManager m, Prompt p) {
+        int h = config().hiddenSize();
+        p.placement(h); // checks the rows against the slots
+        NDArray rows = p.slotEmbeddings() == null ? null
+                : Precision.cast(m.create(p.slotEmbeddings(), new Shape(p.slotEmbeddings().length / h, h)), dtype);
+        int[][] ids = {p.ids()};
+        NDArray visual = rows != null && attached != null && attached.adapter().adaptionPrompt().isPresent()
+                ? globalImageFeature(m, ids, rows) : null;
+        return new Spliced(splice(m, ids, rows), visual);
     }
 
     /**
-     * As {@link #scoreContinuations(NDArray, List)}, with a global image feature [1, H] added to the attached
-     * adapter's adaption prompts; null for none.
+     * Input embeddings [B, T, H] for rows of ids ({@link Prompt#SLOT} marking embedding slots), taking the slots'
+     * values from {@code slotRows} [K, H] in row-major order: the text embeddings with the rows placed between them.
+     * Differentiable in {@code slotRows} (training the projector that made them). Arrays live in {@code m}.
      */
-    public double[] scoreContinuations(NDArray promptEmbeds, NDArray visual, List<int[]> continuations) {
-        List<NDArray> visuals = new ArrayList<>();
-        visuals.add(visual);
-        return scoreContinuations(List.of(promptEmbeds), visuals, List.of(continuations)).get(0);
+    public NDArray splice(NDManager m, int[][] rows, NDArray slotRows) {
+        int b = rows.length;
+        int t = rows[0].length;
+        int h = config().hiddenSize();
+        long[] ids = new long[b * t];
+        long[] index = new long[b * t];
+        int k = 0;
+        for (int r = 0; r < b; r++) {
+            if (rows[r].length != t) {
+                throw new IllegalArgumentException("rows must be padded to one length");
+            }
+            for (int j = 0; j < t; j++) {
+                int id = rows[r][j];
+                ids[r * t + j] = id == Prompt.SLOT ? 0 : id;
+                index[r * t + j] = id == Prompt.SLOT ? (long) b * t + k++ : (long) r * t + j;
+            }
+        }
+        long have = slotRows == null ? 0 : slotRows.getShape().get(0);
+        if (k != have) {
+            throw new BadInputException("the prompt has " + k + " image slots but " + have + " image embeddings");
+        }
+        NDArray text = embed(m.create(ids, new Shape(b, t))).reshape((long) b * t, h);
+        if (k == 0) {
+            return text.reshape(b, t, h);
+        }
+        NDArray img = Precision.cast(slotRows, text.getDataType()); // keeps the graph when training
+        return text.concat(img, 0).get(m.create(index)).reshape(b, t, h);
+    }
+
+    /**
+     * Each row's global image feature [B, H]: the mean of its slot rows (zero for a row without slots; null when no
+     * row has one), as LLaMA-Adapter adds a global visual feature to its adaption prompts. Differentiable in
+     * {@code slotRows} [K, H], whose rows fill the slots of {@code rows} in row-major order.
+     */
+    public static NDArray globalImageFeature(NDManager m, int[][] rows, NDArray slotRows) {
+        if (slotRows == null) {
+            return null; // no row has an image: the prompts stay as trained, exactly as with zero features
+        }
+        int b = rows.length;
+        int k = (int) slotRows.getShape().get(0);
+        float[] avg = new float[b * k];
+        int slot = 0;
+        for (int r = 0; r < b; r++) {
+            int first = slot;
+            for (int id : rows[r]) {
+                slot += id == Prompt.SLOT ? 1 : 0;
+            }
+            for (int j = first; j < slot; j++) {
+                avg[r * k + j] = 1f / (slot - first);
+            }
+        }
+        NDArray w = m.create(avg, new Shape(b, k));
+        if (w.getDataType() != slotRows.getDataType()) {
+            w = w.toType(slotRows.getDataType(), false);
+        }
+        return w.matMul(slotRows);
     }
 
     /**
      * Scores the continuations of several prompts in one batch (e.g. multiple-choice requests that arrive together):
      * the prompts [1, P_i, H] are left-padded and run together once, then every continuation of every prompt is fed
      * together over its prompt's cache rows. {@code visuals} holds each prompt's global image feature [1, H] or null.
-     * Returns one array of log-likelihoods per prompt.
      */
-    public List<double[]> scoreContinuations(List<NDArray> promptEmbeds, List<NDArray> visuals,
-                                             List<List<int[]>> continuations) {
-        int n = promptEmbeds.size();
-        if (visuals.size() != n || continuations.size() != n) {
+    private List<double[]> scoreSpliced(List<NDArray> promptEmbeds, List<NDArray> visuals,
+                                        List<List<int[]>> continuations) {
+        if (visuals.size() != promptEmbeds.size() || continuations.size() != promptEmbeds.size()) {
             throw new IllegalArgumentException("one visual (or null) and one list of continuations per prompt");
         }
-        int pm = 0;
-        int total = 0;
-        int lc = 0;
-        for (int i = 0; i < n; i++) {
-            if (promptEmbeds.get(i).getShape().get(0) != 1) {
-                throw new IllegalArgumentException("each prompt's embeddings must be [1, P, H]");
-            }
-            pm = Math.max(pm, (int) promptEmbeds.get(i).getShape().get(1));
-            for (int[] c : continuations.get(i)) {
-                if (c.length == 0) {
-                    throw new BadInputException("an empty continuation has no likelihood to score");
-                }
-                lc = Math.max(lc, c.length);
-                total++;
-            }
-        }
-        int[] rowOf = new int[total];
-        int[][] conts = new int[total][];
-        for (int i = 0, t = 0; i < n; i++) {
-            for (int[] c : continuations.get(i)) {
-                rowOf[t] = i;
-                conts[t++] = c;
-            }
-        }
+        ContinuationBatch batch = new ContinuationBatch(continuations);
         try (NDManager m = weights.newSubManager(); KvCache cache = newCache(m)) {
-            long[] mask = new long[n * pm];
-            long[] pos = new long[n * pm];
-            int[] plen = new int[n];
-            NDList rows = new NDList();
-            for (int i = 0; i < n; i++) {
-                NDArray e = promptEmbeds.get(i).duplicate();
-                e.attach(m);
-                e = e.toType(dtype, false);
-                plen[i] = (int) e.getShape().get(1);
-                int pad = pm - plen[i];
-                if (pad > 0) {
-                    e = m.zeros(new Shape(1, pad, e.getShape().get(2)), dtype).concat(e, 1);
-                }
-                rows.add(e);
-                for (int j = 0; j < plen[i]; j++) {
-                    mask[i * pm + pad + j] = 1;
-                    pos[i * pm + pad + j] = j;
-                }
-            }
-            NDArray x = n == 1 ? rows.get(0) : NDArrays.concat(rows, 0);
-            LanguageAdapter.Weights ad = batchVisual(m, visuals, null);
-            Output prompt = forward(Input.embeds(x).attentionMask(m.create(mask, new Shape(n, pm)))
-                    .positionIds(m.create(pos, new Shape(n, pm))).cache(cache).adapter(ad).lastTokenLogitsOnly());
+            LeftPadded prompts = leftPad(m, promptEmbeds);
+            Output prompt = forward(Input.embeds(prompts.x()).attentionMask(m.create(prompts.mask(),
+                            new Shape(prompts.rows(), prompts.width())))
+                    .positionIds(m.create(prompts.positions(), new Shape(prompts.rows(), prompts.width())))
+                    .cache(cache).adapter(batchVisual(m, visuals, null)).lastTokenLogitsOnly());
             float[] firstLp = prompt.logits().toType(DataType.FLOAT32, false).logSoftmax(-1).toFloatArray();
             int v = config().vocabSize();
-            double[] scores = new double[total];
-            for (int t = 0; t < total; t++) {
-                scores[t] = firstLp[rowOf[t] * v + conts[t][0]];
+            double[] scores = new double[batch.total()];
+            for (int t = 0; t < batch.total(); t++) {
+                scores[t] = firstLp[batch.rowOf[t] * v + batch.tokens[t][0]];
             }
-            if (lc > 1) {
-                // every continuation over its prompt's cache rows; all but its last token fed, right padding masked
-                long[] sel = new long[total];
-                long[] ids = new long[total * (lc - 1)];
-                long[] cmask = new long[total * (pm + lc - 1)];
-                long[] cpos = new long[total * (lc - 1)];
-                long[] targets = new long[total * (lc - 1)];
-                for (int t = 0; t < total; t++) {
-                    int r = rowOf[t];
-                    sel[t] = r;
-                    System.arraycopy(mask, r * pm, cmask, t * (pm + lc - 1), pm);
-                    for (int j = 0; j < lc - 1; j++) {
-                        cpos[t * (lc - 1) + j] = plen[r] + j;
-                        if (j < conts[t].length - 1) {
-                            ids[t * (lc - 1) + j] = conts[t][j];
-                            targets[t * (lc - 1) + j] = conts[t][j + 1];
-                            cmask[t * (pm + lc - 1) + pm + j] = 1;
-                        }
-                    }
+            if (batch.longest > 1) {
+                addContinuationTokens(m, cache, prompts, batch, visuals, scores);
+            }
+            return batch.split(scores);
+        }
+    }
+
+    /** Prompts [1, P_i, H] left-padded to one width: [n, P, H], their mask and positions (row-major). */
+    private record LeftPadded(NDArray x, long[] mask, long[] positions, int[] lengths, int width) {
+        int rows() {
+            return lengths.length;
+        }
+    }
+
+    private LeftPadded leftPad(NDManager m, List<NDArray> promptEmbeds) {
+        int n = promptEmbeds.size();
+        int width = 0;
+        for (NDArray e : promptEmbeds) {
+            if (e.getShape().get(0) != 1) {
+                throw new IllegalArgumentException("each prompt's embeddings must be [1, P, H]");
+            }
+            width = Math.max(width, (int) e.getShape().get(1));
+        }
+        long[] mask = new long[n * width];
+        long[] pos = new long[n * width];
+        int[] lengths = new int[n];
+        NDList rows = new NDList();
+        for (int i = 0; i < n; i++) {
+            NDArray e = promptEmbeds.get(i).duplicate();
+            e.attach(m);
+            e = e.toType(dtype, false);
+            lengths[i] = (int) e.getShape().get(1);
+            int pad = width - lengths[i];
+            if (pad > 0) {
+                e = m.zeros(new Shape(1, pad, e.getShape().get(2)), dtype).concat(e, 1);
+            }
+            rows.add(e);
+            for (int j = 0; j < lengths[i]; j++) {
+                mask[i * width + pad + j] = 1;
+                pos[i * width + pad + j] = j;
+            }
+        }
+        return new LeftPadded(n == 1 ? rows.get(0) : NDArrays.concat(rows, 0), mask, pos, lengths, width);
+    }
+
+    /**
+     * Adds the log-probabilities of every continuation's tokens after its first: all continuations run together over
+     * their prompts' cache rows, all but their last token fed, right padding masked.
+     */
+    private void addContinuationTokens(NDManager m, KvCache cache, LeftPadded prompts, ContinuationBatch batch,
+                                       List<NDArray> visuals, double[] scores) {
+        int total = batch.total();
+        int pm = prompts.width();
+        int fed = batch.longest - 1;
+        long[] sel = new long[total];
+        long[] ids = new long[total * fed];
+        long[] cmask = new long[total * (pm + fed)];
+        long[] cpos = new long[total * fed];
+        long[] targets = new long[total * fed];
+        for (int t = 0; t < total; t++) {
+            int r = batch.rowOf[t];
+            int[] c = batch.tokens[t];
+            sel[t] = r;
+            System.arraycopy(prompts.mask(), r * pm, cmask, t * (pm + fed), pm);
+            for (int j = 0; j < fed; j++) {
+                cpos[t * fed + j] = prompts.lengths()[r] + j;
+                if (j < c.length - 1) {
+                    ids[t * fed + j] = c[j];
+                    targets[t * fed + j] = c[j + 1];
+                    cmask[t * (pm + fed) + pm + j] = 1;
                 }
-                cache.select(m.create(sel));
-                Output o = forward(Input.ids(m.create(ids, new Shape(total, lc - 1)))
-                        .attentionMask(m.create(cmask, new Shape(total, pm + lc - 1)))
-                        .positionIds(m.create(cpos, new Shape(total, lc - 1))).cache(cache)
-                        .adapter(batchVisual(m, visuals, rowOf)));
-                NDArray lp = o.logits().toType(DataType.FLOAT32, false).logSoftmax(-1); // [total, lc-1, V]
-                float[] picked = lp.gather(m.create(targets, new Shape(total, lc - 1, 1)), 2).toFloatArray();
-                for (int t = 0; t < total; t++) {
-                    for (int j = 1; j < conts[t].length; j++) {
-                        scores[t] += picked[t * (lc - 1) + j - 1];
-                    }
-                }
             }
-            List<double[]> out = new ArrayList<>();
-            for (int i = 0, t = 0; i < n; i++) {
-                int k = continuations.get(i).size();
-                out.add(java.util.Arrays.copyOfRange(scores, t, t + k));
-                t += k;
+        }
+        cache.select(m.create(sel));
+        Output o = forward(Input.ids(m.create(ids, new Shape(total, fed)))
+                .attentionMask(m.create(cmask, new Shape(total, pm + fed)))
+                .positionIds(m.create(cpos, new Shape(total, fed))).cache(cache)
+                .adapter(batchVisual(m, visuals, batch.rowOf)));
+        NDArray lp = o.logits().toType(DataType.FLOAT32, false).logSoftmax(-1); // [total, fed, V]
+        float[] picked = lp.gather(m.create(targets, new Shape(total, fed, 1)), 2).toFloatArray();
+        for (int t = 0; t < total; t++) {
+            for (int j = 1; j < batch.tokens[t].length; j++) {
+                scores[t] += picked[t * fed + j - 1];
             }
-            return out;
         }
     }
 

@@ -58,18 +58,17 @@ public final class LanguageAdapter {
         this.params = params;
     }
 
+    /** PEFT names the LLM's tensors as the checkpoint does, under {@code model.}. */
     static String module(int layer, String name) {
-        String block = name.equals("gate_proj") || name.equals("up_proj") || name.equals("down_proj") ? "mlp"
-                : "self_attn";
-        return "model.layers." + layer + "." + block + "." + name;
+        return LlamaTensors.linear("model.", layer, name);
     }
 
     static String promptKey(int layer) {
-        return "model.layers." + layer + ".self_attn.adaption_prompt";
+        return LlamaTensors.adaption("model.", layer, "prompt");
     }
 
     static String gateKey(int layer) {
-        return "model.layers." + layer + ".self_attn.adaption_gate";
+        return LlamaTensors.adaption("model.", layer, "gate");
     }
 
     /** [out, in] of a linear module of the model. */

@@ -47,27 +47,29 @@ final class LlamaModel {
         int q = c.numAttentionHeads() * c.headDim();
         int kv = c.numKeyValueHeads() * c.headDim();
         String m = prefix;
-        embedTokens = load(ckpt, weights, dtype, m + "embed_tokens.weight", c.vocabSize(), h);
+        embedTokens = load(ckpt, weights, dtype, LlamaTensors.embedTokens(m), c.vocabSize(), h);
         boolean qwen3 = c.modelType().equals("qwen3");
         for (int i = 0; i < c.numHiddenLayers(); i++) {
-            String p = m + "layers." + i + ".";
+            int layer = i;
+            java.util.function.Function<String, String> w = name -> LlamaTensors.linear(m, layer, name) + ".weight";
+            java.util.function.Function<String, String> bias = name -> LlamaTensors.linear(m, layer, name) + ".bias";
             layers.add(new Layer(
-                    load(ckpt, weights, dtype, p + "input_layernorm.weight", h),
-                    load(ckpt, weights, dtype, p + "self_attn.q_proj.weight", q, h),
-                    c.attentionBias() ? load(ckpt, weights, dtype, p + "self_attn.q_proj.bias", q) : null,
-                    load(ckpt, weights, dtype, p + "self_attn.k_proj.weight", kv, h),
-                    c.attentionBias() ? load(ckpt, weights, dtype, p + "self_attn.k_proj.bias", kv) : null,
-                    load(ckpt, weights, dtype, p + "self_attn.v_proj.weight", kv, h),
-                    c.attentionBias() ? load(ckpt, weights, dtype, p + "self_attn.v_proj.bias", kv) : null,
-                    load(ckpt, weights, dtype, p + "self_attn.o_proj.weight", h, q),
-                    qwen3 ? load(ckpt, weights, dtype, p + "self_attn.q_norm.weight", c.headDim()) : null,
-                    qwen3 ? load(ckpt, weights, dtype, p + "self_attn.k_norm.weight", c.headDim()) : null,
-                    load(ckpt, weights, dtype, p + "post_attention_layernorm.weight", h),
-                    load(ckpt, weights, dtype, p + "mlp.gate_proj.weight", c.intermediateSize(), h),
-                    load(ckpt, weights, dtype, p + "mlp.up_proj.weight", c.intermediateSize(), h),
-                    load(ckpt, weights, dtype, p + "mlp.down_proj.weight", h, c.intermediateSize())));
+                    load(ckpt, weights, dtype, LlamaTensors.inputLayernorm(m, i), h),
+                    load(ckpt, weights, dtype, w.apply("q_proj"), q, h),
+                    c.attentionBias() ? load(ckpt, weights, dtype, bias.apply("q_proj"), q) : null,
+                    load(ckpt, weights, dtype, w.apply("k_proj"), kv, h),
+                    c.attentionBias() ? load(ckpt, weights, dtype, bias.apply("k_proj"), kv) : null,
+                    load(ckpt, weights, dtype, w.apply("v_proj"), kv, h),
+                    c.attentionBias() ? load(ckpt, weights, dtype, bias.apply("v_proj"), kv) : null,
+                    load(ckpt, weights, dtype, w.apply("o_proj"), h, q),
+                    qwen3 ? load(ckpt, weights, dtype, LlamaTensors.headNorm(m, i, 'q'), c.headDim()) : null,
+                    qwen3 ? load(ckpt, weights, dtype, LlamaTensors.headNorm(m, i, 'k'), c.headDim()) : null,
+                    load(ckpt, weights, dtype, LlamaTensors.postAttentionLayernorm(m, i), h),
+                    load(ckpt, weights, dtype, w.apply("gate_proj"), c.intermediateSize(), h),
+                    load(ckpt, weights, dtype, w.apply("up_proj"), c.intermediateSize(), h),
+                    load(ckpt, weights, dtype, w.apply("down_proj"), h, c.intermediateSize())));
         }
-        norm = load(ckpt, weights, dtype, m + "norm.weight", h);
+        norm = load(ckpt, weights, dtype, LlamaTensors.norm(m), h);
         if (ckpt.contains(headKey)) {
             lmHead = load(ckpt, weights, dtype, headKey, c.vocabSize(), h);
         } else if (c.tieWordEmbeddings()) {

@@ -18,8 +18,7 @@ import java.util.Locale;
 public record LoraConfig(int r, double alpha, boolean rslora, double dropout, List<String> targets,
                          List<Integer> layers) {
     /** Every linear layer of a decoder block (PEFT's "all-linear" for Llama-family models, lm_head excluded). */
-    public static final List<String> ALL_LINEAR = List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
-            "up_proj", "down_proj");
+    public static final List<String> ALL_LINEAR = LlamaTensors.LINEAR;
 
     public LoraConfig {
         if (r < 1) {

@@ -28,9 +28,7 @@ final class LoraDeltas {
                         continue;
                     }
                     NDArray delta = w.loraB(layer, t).matMul(a).mul(lc.scaling());
-                    String block = t.equals("gate_proj") || t.equals("up_proj") || t.equals("down_proj") ? "mlp."
-                            : "self_attn.";
-                    out.put(prefix + "layers." + layer + "." + block + t + ".weight", delta.toFloatArray());
+                    out.put(LlamaTensors.linear(prefix, layer, t) + ".weight", delta.toFloatArray());
                 }
             }
         }

@@ -46,16 +46,15 @@ import org.slf4j.LoggerFactory;
  * A frozen Llama-family LM run by ONNX Runtime: the inference engine beside DJL (which training keeps, for its
  * autograd). The checkpoint is written once as an ONNX decoder graph ({@link OnnxLlamaGraph}) in the chosen
  * {@link WeightFormat}, cached under a key made of the checkpoint's fingerprint and the options, and decoded with
- * its KV cache. Prompts are token ids, optionally with rows of embeddings (projected image features) in the
- * positions whose id is below 0.
+ * its KV cache.
  *
  * <pre>{@code
  * try (OnnxCausalLM lm = OnnxCausalLM.builder(Path.of("models/qwen2.5-0.5b")).weights(WeightFormat.INT4).build()) {
- *     int[] out = lm.generate(prompt, GenerationOptions.greedy(64), null);
+ *     int[] out = lm.generate(prompt, GenerationOptions.greedy(64));
  * }
  * }</pre>
  */
-public final class OnnxCausalLM implements AutoCloseable {
+public final class OnnxCausalLM implements LanguageModel {
     private static final Logger LOG = LoggerFactory.getLogger(OnnxCausalLM.class);
     /** Changes whenever the graph written for the same checkpoint and options changes: old builds are not reused. */
     private static final String GRAPH_VERSION = "glimpse-onnx-llama/8";
@@ -101,14 +100,33 @@ public final class OnnxCausalLM implements AutoCloseable {
         return new Builder(dir);
     }
 
+    @Override
     public LanguageModelConfig config() {
         return config;
     }
 
+    @Override
     public GenerationConfig generationConfig() {
         return generation;
     }
 
+    @Override
+    public InferenceEngine engine() {
+        return InferenceEngine.ONNX;
+    }
+
+    @Override
+    public ai.djl.Device device() {
+        return provider.equals("cuda") ? ai.djl.Device.gpu() : ai.djl.Device.cpu();
+    }
+
+    /** fp32: the graph's activations, whatever its weight format. */
+    @Override
+    public ai.djl.ndarray.types.DataType dataType() {
+        return ai.djl.ndarray.types.DataType.FLOAT32;
+    }
+
+    @Override
     public Optional<Tokenizer> tokenizer() {
         return Optional.ofNullable(tokenizer);
     }
@@ -137,94 +155,80 @@ public final class OnnxCausalLM implements AutoCloseable {
         return provider;
     }
 
-    /** Generates after {@code prompt} (token ids); returns only the new tokens (a stop token is kept). */
-    public int[] generate(int[] prompt, GenerationOptions options) {
-        return generate(prompt, options, null);
-    }
-
-    /** As {@link #generate(int[], GenerationOptions)}, telling {@code listener} each token as it is made (row 0). */
-    public int[] generate(int[] prompt, GenerationOptions options, CausalLM.TokenListener listener) {
-        return generate(CausalLM.toLongs(prompt), null, options, listener);
-    }
-
     /**
-     * Generates after a prompt of {@code ids} whose positions with an id below 0 take their embedding from
-     * {@code embeds} (row-major [ids.length, H]; null when every id is a token).
+     * A prompt as the graph takes it: ids (below 0 in slots) and, when it has slots, embeddings [T, H] holding each
+     * slot's row at its position.
      */
-    public int[] generate(long[] ids, float[] embeds, GenerationOptions options, CausalLM.TokenListener listener) {
-        return generate(ids, embeds, options, (tok, logits, offset) -> {
-            if (listener != null) {
-                listener.onToken(0, tok);
-            }
-            return true;
-        }).tokens();
-    }
+    record Placed(long[] ids, float[] embeds) {}
 
-    /** The tokens a generation made (a stop token kept last) and why it ended. */
-    public record Generation(int[] tokens, Decoder.Finish finish) {}
-
-    /**
-     * As {@link #generate(long[], float[], GenerationOptions, CausalLM.TokenListener)}, giving {@code sink} each
-     * token with its logits as it is made; the sink ends the generation by returning false (e.g. at a stop string).
-     */
-    public Generation generate(long[] ids, float[] embeds, GenerationOptions options, Decoder.TokenSink sink) {
-        try (OnnxDecoder d = decoder()) { // one sequence: the decoder's token choice, stops and cache, no copies
-            int id = d.add(List.of(new OnnxDecoder.Sequence(ids, embeds, options, sink)))[0];
-            while (d.active() > 0) {
-                d.step();
+    Placed place(Prompt p) {
+        int h = config.hiddenSize();
+        int[] row = p.placement(h);
+        long[] ids = new long[p.length()];
+        float[] embeds = p.slotEmbeddings() == null ? null : new float[p.length() * h];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = p.ids()[i];
+            if (row[i] >= 0) {
+                System.arraycopy(p.slotEmbeddings(), row[i] * h, embeds, i * h, h);
             }
-            return new Generation(d.result(id), d.finish(id));
         }
+        return new Placed(ids, embeds);
     }
 
-    /** Logits [T, V] of every position of a prompt (ids, with embeddings where ids are below 0). */
-    public float[] logits(long[] ids, float[] embeds) {
-        checkPrompt(ids, embeds, 0);
+    @Override
+    public float[] logits(Prompt prompt) {
+        Placed p = place(prompt);
+        checkPrompt(p.ids(), p.embeds(), 0);
         return OnnxThreads.call(() -> {
-            try (Step s = forward(null, ids, embeds, 1, ids.length, ids.length)) {
+            try (Step s = forward(null, p.ids(), p.embeds(), 1, p.ids().length, p.ids().length)) {
                 return s.logits;
             }
         });
     }
 
-    /**
-     * Log-likelihood of each continuation after the prompt (ids, with embeddings where ids are below 0, as for
-     * {@link #generate(long[], float[], GenerationOptions, CausalLM.TokenListener)}): the sum over its tokens of
-     * log p(token | prompt, previous tokens). The prompt runs once; each continuation runs over its KV cache.
-     */
-    public double[] scoreContinuations(long[] ids, float[] embeds, List<int[]> continuations) {
-        int longest = 0;
-        for (int[] c : continuations) {
-            if (c.length == 0) {
-                throw new BadInputException("an empty continuation has no likelihood to score");
-            }
-            longest = Math.max(longest, c.length);
+    /** Each prompt runs once; each of its continuations runs over the prompt's KV cache. */
+    @Override
+    public List<double[]> scoreContinuations(List<Prompt> prompts, List<List<int[]>> continuations) {
+        if (continuations.size() != prompts.size()) {
+            throw new IllegalArgumentException("one list of continuations per prompt");
         }
-        checkPrompt(ids, embeds, longest);
-        return OnnxThreads.call(() -> {
-            double[] out = new double[continuations.size()];
-            try (Step prompt = forward(null, ids, embeds, 1, ids.length, 1)) {
-                double firstNorm = logNormalizer(prompt.logits, 0, config.vocabSize());
-                for (int i = 0; i < out.length; i++) {
-                    int[] c = continuations.get(i);
-                    double ll = prompt.logits[c[0]] - firstNorm;
-                    if (c.length > 1) {
-                        long[] cont = new long[c.length - 1];
-                        for (int j = 0; j < cont.length; j++) {
-                            cont[j] = c[j];
-                        }
-                        try (Step s = forward(prompt, cont, null, 1, cont.length, cont.length)) {
-                            int v = config.vocabSize();
-                            for (int j = 1; j < c.length; j++) {
-                                ll += s.logits[(j - 1) * v + c[j]] - logNormalizer(s.logits, (j - 1) * v, v);
-                            }
-                        }
+        ContinuationBatch batch = new ContinuationBatch(continuations);
+        double[] scores = new double[batch.total()];
+        for (int i = 0, first = 0; i < prompts.size(); i++) {
+            Placed p = place(prompts.get(i));
+            checkPrompt(p.ids(), p.embeds(), batch.longest);
+            int from = first;
+            first += continuations.get(i).size();
+            int to = first;
+            OnnxThreads.call(() -> {
+                try (Step prompt = forward(null, p.ids(), p.embeds(), 1, p.ids().length, 1)) {
+                    for (int t = from; t < to; t++) {
+                        scores[t] = score(prompt, batch.tokens[t]);
                     }
-                    out[i] = ll;
                 }
+                return null;
+            });
+        }
+        return batch.split(scores);
+    }
+
+    /** The log-likelihood of one continuation after a prompt's step. */
+    private double score(Step prompt, int[] c) throws OrtException {
+        int v = config.vocabSize();
+        double ll = prompt.logits[c[0]] - Logits.logNormalizer(prompt.logits, 0, v);
+        if (c.length == 1) {
+            return ll;
+        }
+        long[] cont = new long[c.length - 1];
+        for (int j = 0; j < cont.length; j++) {
+            cont[j] = c[j];
+        }
+        try (Step s = forward(prompt, cont, null, 1, cont.length, cont.length)) {
+            for (int j = 1; j < c.length; j++) {
+                ll += s.logits[(j - 1) * v + c[j]] - Logits.logNormalizer(s.logits, (j - 1) * v, v);
             }
-            return out;
-        });
+        }
+        return ll;
     }
 
     void checkPrompt(long[] ids, float[] embeds, int newTokens) {
@@ -351,29 +355,13 @@ public final class OnnxCausalLM implements AutoCloseable {
         }
     }
 
-    /**
-     * A decoder that continues many sequences at once, taking new ones between steps (continuous batching), as
-     * {@link CausalLM#decoder()} does on DJL.
-     */
-    public OnnxDecoder decoder() {
+    @Override
+    public Decoder decoder() {
         return new OnnxDecoder(this);
     }
 
     OrtEnvironment env() {
         return env;
-    }
-
-    /** log Σ exp(logits) over one position's vocabulary: a token's log-probability is its logit minus this. */
-    private static double logNormalizer(float[] logits, int offset, int v) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (int i = 0; i < v; i++) {
-            max = Math.max(max, logits[offset + i]);
-        }
-        double sum = 0;
-        for (int i = 0; i < v; i++) {
-            sum += Math.exp(logits[offset + i] - max);
-        }
-        return max + Math.log(sum);
     }
 
     @Override

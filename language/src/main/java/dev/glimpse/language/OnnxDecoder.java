@@ -7,56 +7,17 @@ import dev.glimpse.core.OnnxThreads;
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
-import java.util.Set;
 
 /**
- * Continuous batching on the ONNX engine: sequences join between steps and leave when done, and every step
- * decodes one token for all of them in one run of the graph. The batch's KV cache is ONNX Runtime's present tensors,
- * fed back as they are; only when rows join or leave is it re-packed (each row's positions copied, left-padded to
- * the longest row). Where one run of several rows is slower than one run per row (quantized weights with fp32
- * activations on the CPU: {@code OnnxCausalLM.decodesRowsApart}), each sequence keeps its own cache and a step
- * runs them one after another. Same contract as {@link Decoder}, the DJL engine's:
- * <pre>{@code
- * try (OnnxDecoder d = lm.decoder()) {
- *     int id = d.add(List.of(new OnnxDecoder.Sequence(ids, null, GenerationOptions.greedy(32), null)))[0];
- *     while (d.active() > 0) d.step();
- *     int[] tokens = d.result(id);
- * }
- * }</pre>
+ * Continuous batching on the ONNX engine ({@link Decoder}): every step decodes one token for all sequences in one
+ * run of the graph. The batch's KV cache is ONNX Runtime's present tensors, fed back as they are; only when rows
+ * join or leave is it re-packed (each row's positions copied, left-padded to the longest row). Where one run of
+ * several rows is slower than one run per row (quantized weights with fp32 activations on the CPU:
+ * {@code OnnxCausalLM.decodesRowsApart}), each sequence keeps its own cache and a step runs them one after another.
  */
-public final class OnnxDecoder implements SequenceDecoder {
-    /**
-     * One sequence to continue: prompt ids whose positions below 0 take their embedding from {@code embeds}
-     * ([ids.length, H] row-major, or null), its options, and a sink that hears each token (or null).
-     */
-    public record Sequence(long[] ids, float[] embeds, GenerationOptions options, Decoder.TokenSink sink) {
-        public Sequence sink(Decoder.TokenSink s) {
-            return new Sequence(ids, embeds, options, s);
-        }
-    }
-
-    private static final class Row {
-        final Sequence seq;
-        final Set<Integer> stops;
-        final Random random;
-        final List<Integer> out = new ArrayList<>();
-        final int index;
-        int seen; // positions of this row in the cache
-        Decoder.Finish finish;
-
-        Row(Sequence seq, Set<Integer> stops, int index) {
-            this.seq = seq;
-            this.stops = stops;
-            this.random = new Random(seq.options().seed());
-            this.index = index;
-            this.seen = seq.ids().length;
-        }
-    }
-
+final class OnnxDecoder extends BatchedDecoder {
     /** Rows decoded together, and their cache [rows, kv, width, hd] per layer (each row's positions at the right). */
     private static final class Group {
         final List<Row> rows = new ArrayList<>();
@@ -66,52 +27,39 @@ public final class OnnxDecoder implements SequenceDecoder {
     private final OnnxCausalLM lm;
     private final boolean apart; // each row its own group: see OnnxCausalLM.decodesRowsApart
     private final List<Group> groups = new ArrayList<>();
-    private final List<int[]> finished = new ArrayList<>();
-    private final List<Decoder.Finish> finishes = new ArrayList<>();
 
     OnnxDecoder(OnnxCausalLM lm) {
+        super(lm);
         this.lm = lm;
         this.apart = lm.decodesRowsApart();
     }
 
-    /** Sequences still decoding. */
+    @Override
     public int active() {
         return groups.stream().mapToInt(g -> g.rows.size()).sum();
     }
 
-    /**
-     * Prefills {@code sequences} (one run each), chooses their first tokens and joins those still going to the
-     * batch. Returns their indices (0, 1, ... in the order sequences were ever added) for {@link #result}.
-     */
+    /** Prefills the new sequences (one run each), chooses their first tokens and joins those going on. */
+    @Override
     public int[] add(List<Sequence> sequences) {
+        List<OnnxCausalLM.Placed> placed = new ArrayList<>();
         for (Sequence s : sequences) {
-            lm.checkPrompt(s.ids(), s.embeds(), s.options().maxNewTokens());
+            OnnxCausalLM.Placed p = lm.place(s.prompt());
+            lm.checkPrompt(p.ids(), p.embeds(), s.options().maxNewTokens());
+            placed.add(p);
         }
-        int[] ids = new int[sequences.size()];
-        List<Row> fresh = new ArrayList<>();
-        for (int i = 0; i < sequences.size(); i++) {
-            Sequence s = sequences.get(i);
-            Set<Integer> stops = new LinkedHashSet<>(s.options().stopTokens());
-            if (s.options().useModelStopTokens()) {
-                stops.addAll(lm.generationConfig().eosTokenIds());
-                stops.addAll(lm.config().eosTokenIds());
-            }
-            Row r = new Row(s, stops, finished.size());
-            finished.add(null);
-            finishes.add(null);
-            ids[i] = r.index;
-            fresh.add(r);
-        }
+        List<Row> fresh = register(sequences);
         OnnxThreads.call(() -> {
             List<OnnxCausalLM.Step> prefills = new ArrayList<>();
             List<Row> joining = new ArrayList<>();
             try {
-                for (Row r : fresh) {
+                for (int i = 0; i < fresh.size(); i++) {
+                    Row r = fresh.get(i);
                     if (r.seq.options().maxNewTokens() == 0) {
-                        end(r, Decoder.Finish.LENGTH);
+                        end(r, Finish.LENGTH);
                         continue;
                     }
-                    OnnxCausalLM.Step p = lm.forward(null, r.seq.ids(), r.seq.embeds(), 1, r.seen, 1);
+                    OnnxCausalLM.Step p = lm.forward(null, placed.get(i).ids(), placed.get(i).embeds(), 1, r.seen, 1);
                     if (choose(r, p.logits, 0)) {
                         prefills.add(p);
                         joining.add(r);
@@ -119,25 +67,11 @@ public final class OnnxDecoder implements SequenceDecoder {
                         p.close();
                     }
                 }
-                if (apart || (groups.isEmpty() && joining.size() == 1)) {
-                    for (int j = 0; j < joining.size(); j++) {
-                        Group g = new Group(); // the row's own prefill is its cache, used as it is
-                        g.rows.add(joining.get(j));
-                        g.cache = prefills.get(j);
-                        groups.add(g);
-                    }
-                    prefills.clear();
-                } else if (!joining.isEmpty()) {
-                    Group g = groups.isEmpty() ? new Group() : groups.get(0);
-                    repack(g, joining, prefills); // a new group joins only once its cache exists
-                    if (groups.isEmpty()) {
-                        groups.add(g);
-                    }
-                }
+                group(joining, prefills);
             } catch (OrtException | RuntimeException e) {
                 for (Row r : fresh) {
-                    if (r.finish == null) {
-                        end(r, Decoder.Finish.LENGTH);
+                    if (!r.done()) {
+                        end(r, Finish.LENGTH);
                     }
                 }
                 throw e instanceof RuntimeException re ? re : new GlimpseException("ONNX prefill failed: " + e, e);
@@ -146,10 +80,30 @@ public final class OnnxDecoder implements SequenceDecoder {
             }
             return null;
         });
-        return ids;
+        return indices(fresh);
+    }
+
+    /** Puts prefilled rows in groups: each its own (rows apart, or a lone first row), else into the batch's. */
+    private void group(List<Row> joining, List<OnnxCausalLM.Step> prefills) throws OrtException {
+        if (apart || (groups.isEmpty() && joining.size() == 1)) {
+            for (int j = 0; j < joining.size(); j++) {
+                Group g = new Group(); // the row's own prefill is its cache, used as it is
+                g.rows.add(joining.get(j));
+                g.cache = prefills.get(j);
+                groups.add(g);
+            }
+            prefills.clear();
+        } else if (!joining.isEmpty()) {
+            Group g = groups.isEmpty() ? new Group() : groups.get(0);
+            repack(g, joining, prefills); // a new group joins only once its cache exists
+            if (groups.isEmpty()) {
+                groups.add(g);
+            }
+        }
     }
 
     /** One decode step for every active sequence: feeds each its last token and chooses its next. */
+    @Override
     public void step() {
         OnnxThreads.call(() -> {
             for (Group g : new ArrayList<>(groups)) {
@@ -167,7 +121,7 @@ public final class OnnxDecoder implements SequenceDecoder {
         long[] mask = new long[b * (width + 1)];
         for (int r = 0; r < b; r++) {
             Row row = g.rows.get(r);
-            last[r] = row.out.get(row.out.size() - 1);
+            last[r] = row.lastToken();
             pos[r] = row.seen;
             for (int i = width - row.seen; i <= width; i++) {
                 mask[r * (width + 1) + i] = 1;
@@ -197,16 +151,6 @@ public final class OnnxDecoder implements SequenceDecoder {
         }
     }
 
-    /** Why sequence {@code index} ended, once it is done, else null. */
-    public Decoder.Finish finish(int index) {
-        return finishes.get(index);
-    }
-
-    /** The new tokens of sequence {@code index} once it is done (stop token kept), else null. */
-    public int[] result(int index) {
-        return finished.get(index);
-    }
-
     /** Positions in the widest group's cache, padding included (for tests: the longest active row's). */
     int width() {
         return groups.stream().mapToInt(g -> g.cache.length).max().orElse(0);
@@ -215,29 +159,6 @@ public final class OnnxDecoder implements SequenceDecoder {
     /** Groups decoded in separate runs (for tests: one when batching, one per row when rows go apart). */
     int groups() {
         return groups.size();
-    }
-
-    /** Chooses a row's next token from its logits; false when the row has ended (and is recorded as done). */
-    private boolean choose(Row row, float[] logits, int offset) {
-        GenerationOptions o = row.seq.options();
-        int v = lm.config().vocabSize();
-        int tok = o.doSample() ? Sampler.sample(logits, offset, v, o, row.random) : Sampler.argmax(logits, offset, v);
-        row.out.add(tok);
-        boolean more = row.seq.sink() == null || row.seq.sink().accept(tok, logits, offset);
-        if (row.stops.contains(tok)) {
-            end(row, Decoder.Finish.STOP_TOKEN);
-        } else if (!more) {
-            end(row, Decoder.Finish.SINK);
-        } else if (row.out.size() >= o.maxNewTokens()) {
-            end(row, Decoder.Finish.LENGTH);
-        }
-        return row.finish == null;
-    }
-
-    private void end(Row row, Decoder.Finish why) {
-        row.finish = why;
-        finished.set(row.index, row.out.stream().mapToInt(Integer::intValue).toArray());
-        finishes.set(row.index, why);
     }
 
     /**
@@ -249,7 +170,7 @@ public final class OnnxDecoder implements SequenceDecoder {
         List<Row> kept = new ArrayList<>();
         List<Integer> keptAt = new ArrayList<>();
         for (int r = 0; r < g.rows.size(); r++) {
-            if (g.rows.get(r).finish == null) {
+            if (!g.rows.get(r).done()) {
                 kept.add(g.rows.get(r));
                 keptAt.add(r);
             }

@@ -88,17 +88,16 @@ final class OnnxLlamaGraph {
             masks.add("mask"); // the mask of the T query rows, once per query head of a group
         }
         g.node("Concat", masks, List.of("group_mask"), Attribute.of("axis", 2L));
-        embeddings(m + "embed_tokens.weight");
+        embeddings(LlamaTensors.embedTokens(m));
         String x = "x0";
-        String n = op("SimplifiedLayerNormalization", List.of(x, weight(m + "layers.0.input_layernorm.weight")),
+        String n = op("SimplifiedLayerNormalization", List.of(x, weight(LlamaTensors.inputLayernorm(m, 0))),
                 Attribute.of("axis", -1L), Attribute.of("epsilon", (float) c.rmsNormEps()));
         for (int i = 0; i < c.numHiddenLayers(); i++) {
-            String p = m + "layers." + i + ".";
             // q, k and v from one product (one pass over the input, one kernel call), split after
-            String[] qkv = fused(n, h, p + "self_attn.", new String[] {"q_proj", "k_proj", "v_proj"},
+            String[] qkv = fused(n, h, m, i, new String[] {"q_proj", "k_proj", "v_proj"},
                     new int[] {nh * hd, nkv * hd, nkv * hd});
-            String q = heads(qkv[0], "q_shape", p + "self_attn.q_norm.weight");
-            String k = heads(qkv[1], "kv_shape", p + "self_attn.k_norm.weight");
+            String q = heads(qkv[0], "q_shape", LlamaTensors.headNorm(m, i, 'q'));
+            String k = heads(qkv[1], "kv_shape", LlamaTensors.headNorm(m, i, 'k'));
             String v = transpose(reshape(qkv[2], "kv_shape"), 0, 2, 1, 3);
             q = rotate(q);
             String presentK = "present." + i + ".key";
@@ -116,18 +115,17 @@ final class OnnxLlamaGraph {
             String probs = op("Softmax", List.of(op("Add", List.of(scores, "group_mask"))), Attribute.of("axis", -1L));
             String heads = op("Reshape", List.of(op("MatMul", List.of(probs, presentV)), "ungroup_shape"));
             String attn = op("Reshape", List.of(transpose(heads, 0, 2, 1, 3), "merge_heads"));
-            String[] r = skipNorm(linear(attn, p + "self_attn.o_proj", h, nh * hd), x,
-                    p + "post_attention_layernorm.weight");
+            String[] r = skipNorm(linear(attn, LlamaTensors.linear(m, i, "o_proj"), h, nh * hd), x,
+                    LlamaTensors.postAttentionLayernorm(m, i));
             String n2 = r[0];
             x = r[1];
-            String[] gateUp = fused(n2, h, p + "mlp.", new String[] {"gate_proj", "up_proj"},
+            String[] gateUp = fused(n2, h, m, i, new String[] {"gate_proj", "up_proj"},
                     new int[] {c.intermediateSize(), c.intermediateSize()});
             String gate = gateUp[0];
             String up = gateUp[1];
             String act = op("Mul", List.of(op("Mul", List.of(gate, op("Sigmoid", List.of(gate)))), up));
-            String next = i + 1 < c.numHiddenLayers() ? m + "layers." + (i + 1) + ".input_layernorm.weight"
-                    : m + "norm.weight";
-            r = skipNorm(linear(act, p + "mlp.down_proj", h, c.intermediateSize()), x, next);
+            String next = i + 1 < c.numHiddenLayers() ? LlamaTensors.inputLayernorm(m, i + 1) : LlamaTensors.norm(m);
+            r = skipNorm(linear(act, LlamaTensors.linear(m, i, "down_proj"), h, c.intermediateSize()), x, next);
             n = r[0];
             x = r[1];
         }
@@ -135,7 +133,7 @@ final class OnnxLlamaGraph {
         g.initializer("slice_end", new long[] {1}, new long[] {Long.MAX_VALUE});
         g.initializer("axis_1", new long[] {1}, new long[] {1});
         String kept = op("Slice", List.of(n, op("Neg", List.of("logits_to_keep")), "slice_end", "axis_1"));
-        String head = c.tieWordEmbeddings() && !src.contains(headKey) ? m + "embed_tokens.weight" : headKey;
+        String head = c.tieWordEmbeddings() && !src.contains(headKey) ? LlamaTensors.embedTokens(m) : headKey;
         // int4 models keep the LM head at 8 bits, as llama.cpp's Q4_0 keeps its output matrix at 6: the logits are
         // what every answer is read from, and the head is a small part of a large model's bytes
         WeightFormat headFormat = o.weights() == WeightFormat.INT4 ? WeightFormat.INT8 : o.weights();
@@ -224,7 +222,7 @@ final class OnnxLlamaGraph {
      * Several linear layers over the same input as one product: their weights (and biases) stacked along the
      * output, the result split back. The stacked matrix is quantized row by row, exactly as the parts would be.
      */
-    private String[] fused(String x, int in, String prefix, String[] names, int[] outs) {
+    private String[] fused(String x, int in, String prefix, int layer, String[] names, int[] outs) {
         int total = 0;
         for (int o : outs) {
             total += o;
@@ -233,16 +231,18 @@ final class OnnxLlamaGraph {
         float[] b = null;
         int row = 0;
         for (int i = 0; i < names.length; i++) {
-            System.arraycopy(src.floats(prefix + names[i] + ".weight"), 0, w, row * in, outs[i] * in);
-            if (src.contains(prefix + names[i] + ".bias")) {
+            String module = LlamaTensors.linear(prefix, layer, names[i]);
+            System.arraycopy(src.floats(module + ".weight"), 0, w, row * in, outs[i] * in);
+            if (src.contains(module + ".bias")) {
                 if (b == null) {
                     b = new float[total];
                 }
-                System.arraycopy(src.floats(prefix + names[i] + ".bias"), 0, b, row, outs[i]);
+                System.arraycopy(src.floats(module + ".bias"), 0, b, row, outs[i]);
             }
             row += outs[i];
         }
-        String key = prefix + String.join("_", names);
+        String first = LlamaTensors.linear(prefix, layer, names[0]); // the fused module is named after all parts
+        String key = first.substring(0, first.length() - names[0].length()) + String.join("_", names);
         String y = linearWeights(x, key, w, total, in, o.weights());
         if (b != null) {
             g.initializer(key + ".bias", OnnxGraph.FLOAT, new long[] {total}, b);

@@ -79,7 +79,7 @@ class DecoderTest {
         int[] a = prompt("Lily went to the park");
         int[] b = prompt("One day, a little bird named Blue saw a very big tree in the forest and");
         int[] c = prompt("He");
-        try (Decoder d = lm.decoder()) {
+        try (TorchDecoder d = (TorchDecoder) lm.decoder()) {
             int ia = d.add(List.of(Decoder.Sequence.ids(a, greedy(20))))[0];
             for (int i = 0; i < 6; i++) {
                 d.step();
@@ -160,8 +160,11 @@ class DecoderTest {
         int[] a = prompt("Once upon a time");
         int[] b = prompt("Sue and Tom");
         try (NDManager m = lm.manager().newSubManager(); Decoder d = lm.decoder()) {
-            NDArray e = lm.embed(m.create(toLong(b), new Shape(1, b.length)));
-            int[] ids = d.add(List.of(Decoder.Sequence.ids(a, greedy(9)), Decoder.Sequence.embeds(e, null,
+            // b given as embeddings only: every position a slot holding its token's embedding
+            float[] e = lm.embed(m.create(toLong(b), new Shape(1, b.length))).toFloatArray();
+            int[] slots = new int[b.length];
+            Arrays.fill(slots, Prompt.SLOT);
+            int[] ids = d.add(List.of(Decoder.Sequence.ids(a, greedy(9)), Decoder.Sequence.of(new Prompt(slots, e),
                     greedy(9))));
             assertNull(d.result(ids[0]), "not done yet");
             while (d.active() > 0) {
@@ -177,7 +180,7 @@ class DecoderTest {
     void aLongLivedDecoderDoesNotAccumulateArrays() {
         int[][] prompts = {prompt("Once upon a time"), prompt("The dog ran to the"), prompt("Lily"),
             prompt("One day, a little bird named Blue")};
-        try (Decoder d = lm.decoder()) {
+        try (TorchDecoder d = (TorchDecoder) lm.decoder()) {
             int[] sizes = new int[3];
             int added = 0;
             for (int round = 0; round < 3; round++) {

@@ -42,20 +42,20 @@ class OnnxDecoderTest {
         lm.close();
     }
 
-    static long[] prompt(String text) {
-        return CausalLM.toLongs(tok.encode(text));
+    static int[] prompt(String text) {
+        return tok.encode(text);
     }
 
     static GenerationOptions greedy(int n) {
         return GenerationOptions.builder().maxNewTokens(n).useModelStopTokens(false).build();
     }
 
-    static int[] alone(long[] p, GenerationOptions o) {
-        return lm.generate(p, null, o, (Decoder.TokenSink) null).tokens();
+    static int[] alone(int[] p, GenerationOptions o) {
+        return lm.generate(p, o);
     }
 
-    static OnnxDecoder.Sequence seq(long[] p, GenerationOptions o) {
-        return new OnnxDecoder.Sequence(p, null, o, null);
+    static Decoder.Sequence seq(int[] p, GenerationOptions o) {
+        return Decoder.Sequence.ids(p, o);
     }
 
     static void drain(OnnxDecoder d) {
@@ -66,16 +66,16 @@ class OnnxDecoderTest {
 
     @Test
     void aBatchOfUnequalPromptsAndLengthsEqualsEachAlone() {
-        List<long[]> prompts = List.of(prompt("Once upon a time"), prompt("Tom had a big red ball. He"),
+        List<int[]> prompts = List.of(prompt("Once upon a time"), prompt("Tom had a big red ball. He"),
                 prompt("The cat"));
         List<GenerationOptions> opts = List.of(greedy(12), greedy(30), greedy(5));
         int v = lm.config().vocabSize();
         List<List<float[]>> heard = List.of(new ArrayList<>(), new ArrayList<>(), new ArrayList<>());
-        try (OnnxDecoder d = lm.decoder()) {
+        try (OnnxDecoder d = (OnnxDecoder) lm.decoder()) {
             List<OnnxDecoder.Sequence> seqs = new ArrayList<>();
             for (int i = 0; i < 3; i++) {
                 List<float[]> mine = heard.get(i);
-                seqs.add(new OnnxDecoder.Sequence(prompts.get(i), null, opts.get(i), (t, logits, off) ->
+                seqs.add(new Decoder.Sequence(Prompt.of(prompts.get(i)), opts.get(i), (t, logits, off) ->
                         mine.add(Arrays.copyOfRange(logits, off, off + v))));
             }
             int[] ids = d.add(seqs);
@@ -90,7 +90,7 @@ class OnnxDecoderTest {
                 assertEquals(Decoder.Finish.LENGTH, d.finish(ids[i]));
                 // the logits too, before and after the rows around it leave (the cache re-packed each time)
                 List<float[]> own = new ArrayList<>();
-                lm.generate(prompts.get(i), null, opts.get(i), (t, logits, off) ->
+                lm.generate(Prompt.of(prompts.get(i)), opts.get(i), (t, logits, off) ->
                         own.add(Arrays.copyOfRange(logits, off, off + v)));
                 assertEquals(own.size(), heard.get(i).size());
                 for (int s = 0; s < own.size(); s++) {
@@ -102,10 +102,10 @@ class OnnxDecoderTest {
 
     @Test
     void sequencesJoiningMidFlightEqualEachAloneAndTheCacheIsAsWideAsTheLongestRow() {
-        long[] a = prompt("Lily went to the park");
-        long[] b = prompt("One day, a little bird named Blue saw a very big tree in the forest and");
-        long[] c = prompt("He");
-        try (OnnxDecoder d = lm.decoder()) {
+        int[] a = prompt("Lily went to the park");
+        int[] b = prompt("One day, a little bird named Blue saw a very big tree in the forest and");
+        int[] c = prompt("He");
+        try (OnnxDecoder d = (OnnxDecoder) lm.decoder()) {
             int ia = d.add(List.of(seq(a, greedy(20))))[0];
             for (int i = 0; i < 6; i++) {
                 d.step();
@@ -136,14 +136,14 @@ class OnnxDecoderTest {
 
     @Test
     void eachRowSamplesWithItsOwnSeedAndStopsOnItsOwnTokens() {
-        long[] p = prompt("Once upon a time");
+        int[] p = prompt("Once upon a time");
         GenerationOptions s7 = GenerationOptions.builder().maxNewTokens(24).sample(1.0, 40, 0.9).seed(7).build();
         GenerationOptions s8 = GenerationOptions.builder().maxNewTokens(24).sample(1.0, 40, 0.9).seed(8).build();
         int[] greedy = alone(p, greedy(24));
         int stop = greedy[5]; // a token greedy decoding makes: that row must end on it
         GenerationOptions stopping = GenerationOptions.builder().maxNewTokens(24).useModelStopTokens(false)
                 .stopToken(stop).build();
-        try (OnnxDecoder d = lm.decoder()) {
+        try (OnnxDecoder d = (OnnxDecoder) lm.decoder()) {
             int[] ids = d.add(List.of(seq(p, s7), seq(p, s8), seq(p, stopping)));
             drain(d);
             assertArrayEquals(alone(p, s7), d.result(ids[0]));
@@ -158,14 +158,14 @@ class OnnxDecoderTest {
     /** The logits a row's sink hears in the batch are those it hears alone (padding and batch change nothing). */
     @Test
     void aSinkHearsItsOwnLogitsAndCanEndIt() {
-        long[] p = prompt("The dog");
+        int[] p = prompt("The dog");
         int v = lm.config().vocabSize();
         List<float[]> own = new ArrayList<>();
-        lm.generate(p, null, greedy(4), (t, logits, off) -> own.add(Arrays.copyOfRange(logits, off, off + v)));
+        lm.generate(Prompt.of(p), greedy(4), (t, logits, off) -> own.add(Arrays.copyOfRange(logits, off, off + v)));
         List<float[]> heard = new ArrayList<>();
-        try (OnnxDecoder d = lm.decoder()) {
+        try (OnnxDecoder d = (OnnxDecoder) lm.decoder()) {
             int id = d.add(List.of(seq(prompt("A long other prompt that shares the batch"), greedy(10)),
-                    new OnnxDecoder.Sequence(p, null, greedy(50), (t, logits, off) -> {
+                    new Decoder.Sequence(Prompt.of(p), greedy(50), (t, logits, off) -> {
                         heard.add(Arrays.copyOfRange(logits, off, off + v));
                         return heard.size() < 4;
                     })))[1];
@@ -183,17 +183,17 @@ class OnnxDecoderTest {
 
     @Test
     void embeddingPromptsMixWithIdPrompts() {
-        long[] a = prompt("Once upon a time");
-        long[] b = prompt("Sue and Tom");
+        int[] a = prompt("Once upon a time");
+        int[] b = prompt("Sue and Tom");
         float[] rows;
         try (CausalLM djl = CausalLM.load(TestData.model("stories260k"), GlimpseEngine.newCpuManager(),
                 DataType.FLOAT32); NDManager m = djl.manager().newSubManager()) {
-            rows = djl.embed(m.create(b, new Shape(1, b.length))).toFloatArray();
+            rows = djl.embed(m.create(CausalLM.toLongs(b), new Shape(1, b.length))).toFloatArray();
         }
-        long[] slots = new long[b.length];
-        Arrays.fill(slots, -1); // every position from the embeddings given, as an image's are
-        try (OnnxDecoder d = lm.decoder()) {
-            int[] ids = d.add(List.of(seq(a, greedy(9)), new OnnxDecoder.Sequence(slots, rows, greedy(9), null)));
+        int[] slots = new int[b.length];
+        Arrays.fill(slots, Prompt.SLOT); // every position from the embeddings given, as an image's are
+        try (OnnxDecoder d = (OnnxDecoder) lm.decoder()) {
+            int[] ids = d.add(List.of(seq(a, greedy(9)), Decoder.Sequence.of(new Prompt(slots, rows), greedy(9))));
             assertNull(d.result(ids[0]), "not done yet");
             drain(d);
             assertArrayEquals(alone(a, greedy(9)), d.result(ids[0]));
@@ -207,16 +207,16 @@ class OnnxDecoderTest {
      */
     @Test
     void int8WithFp32ActivationsDecodesRowsApartAndAtLevelFourTogether() {
-        List<long[]> prompts = List.of(prompt("Once upon a time"), prompt("Tom had a big red ball. He"),
+        List<int[]> prompts = List.of(prompt("Once upon a time"), prompt("Tom had a big red ball. He"),
                 prompt("The cat"));
         for (int level : new int[] {1, 4}) {
             try (OnnxCausalLM q = OnnxCausalLM.builder(TestData.model("stories260k")).cacheDir(cache)
-                    .weights(WeightFormat.INT8).accuracyLevel(level).build(); OnnxDecoder d = q.decoder()) {
+                    .weights(WeightFormat.INT8).accuracyLevel(level).build(); OnnxDecoder d = (OnnxDecoder) q.decoder()) {
                 assertEquals(level == 1, q.decodesRowsApart());
-                int first = d.add(List.of(new OnnxDecoder.Sequence(prompts.get(0), null, greedy(12), null)))[0];
+                int first = d.add(List.of(new Decoder.Sequence(Prompt.of(prompts.get(0)), greedy(12), null)))[0];
                 d.step();
-                int[] more = d.add(List.of(new OnnxDecoder.Sequence(prompts.get(1), null, greedy(20), null),
-                        new OnnxDecoder.Sequence(prompts.get(2), null, greedy(5), null)));
+                int[] more = d.add(List.of(new Decoder.Sequence(Prompt.of(prompts.get(1)), greedy(20), null),
+                        new Decoder.Sequence(Prompt.of(prompts.get(2)), greedy(5), null)));
                 assertEquals(level == 1 ? 3 : 1, d.groups(), "level " + level);
                 while (d.active() > 0) {
                     d.step();
@@ -225,7 +225,7 @@ class OnnxDecoderTest {
                 int[] all = {first, more[0], more[1]};
                 int[] lengths = {12, 20, 5};
                 for (int i = 0; i < 3; i++) {
-                    assertArrayEquals(q.generate(prompts.get(i), null, greedy(lengths[i]), (Decoder.TokenSink) null)
+                    assertArrayEquals(q.generate(Prompt.of(prompts.get(i)), greedy(lengths[i]), null)
                             .tokens(), d.result(all[i]), "level " + level + " row " + i);
                 }
             }
@@ -234,8 +234,8 @@ class OnnxDecoderTest {
 
     @Test
     void tooLongARequestIsRefusedAndTheBatchGoesOn() {
-        long[] a = prompt("Once upon a time");
-        try (OnnxDecoder d = lm.decoder()) {
+        int[] a = prompt("Once upon a time");
+        try (OnnxDecoder d = (OnnxDecoder) lm.decoder()) {
             int id = d.add(List.of(seq(a, greedy(6))))[0];
             BadInputException e = assertThrows(BadInputException.class, () -> d.add(List.of(
                     seq(a, greedy(lm.config().maxPositionEmbeddings())))));

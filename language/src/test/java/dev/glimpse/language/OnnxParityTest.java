@@ -77,26 +77,18 @@ class OnnxParityTest {
             assertTrue(err <= TOLERANCE, name + " max abs " + err);
 
             // ids and embeddings mixed: the embedding rows of tokens give the logits of the tokens themselves
-            long[] tokens = {1, 17, 99, 3, 250, 41};
-            float[] rows = new float[tokens.length * h];
+            int[] tokens = {1, 17, 99, 3, 250, 41};
+            float[] rows = new float[2 * h];
             try (CausalLM djl = CausalLM.load(TestData.fixture(name), GlimpseEngine.newCpuManager(),
                     DataType.FLOAT32); NDManager m = djl.manager().newSubManager()) {
-                float[] e = djl.embed(m.create(tokens, new Shape(1, tokens.length))).toFloatArray();
-                System.arraycopy(e, 2 * h, rows, 2 * h, 2 * h); // positions 2 and 3 come as embeddings
+                float[] e = djl.embed(m.create(longs(tokens), new Shape(1, tokens.length))).toFloatArray();
+                System.arraycopy(e, 2 * h, rows, 0, 2 * h); // positions 2 and 3 come as embeddings, in slot order
             }
-            long[] mixed = tokens.clone();
-            mixed[2] = -1;
-            mixed[3] = -1;
-            float[] fromIds = OnnxThreads.call(() -> {
-                try (OnnxCausalLM.Step s = lm.forward(null, tokens, null, 1, tokens.length, tokens.length)) {
-                    return s.logits;
-                }
-            });
-            float[] fromMixed = OnnxThreads.call(() -> {
-                try (OnnxCausalLM.Step s = lm.forward(null, mixed, rows, 1, tokens.length, tokens.length)) {
-                    return s.logits;
-                }
-            });
+            int[] mixed = tokens.clone();
+            mixed[2] = Prompt.SLOT;
+            mixed[3] = Prompt.SLOT;
+            float[] fromIds = lm.logits(Prompt.of(tokens));
+            float[] fromMixed = lm.logits(new Prompt(mixed, rows));
             assertEquals(0, maxErr(fromMixed, fromIds, null, lm.config().vocabSize()), 1e-6, name);
         }
     }
@@ -132,7 +124,7 @@ class OnnxParityTest {
             djl = lm.scoreContinuations(prompt, conts);
         }
         try (OnnxCausalLM lm = load(name)) {
-            double[] got = lm.scoreContinuations(longs(prompt), null, conts);
+            double[] got = lm.scoreContinuations(prompt, conts);
             for (int i = 0; i < got.length; i++) {
                 assertEquals(djl[i], got[i], 1e-4, name + " continuation " + i);
             }
@@ -144,20 +136,20 @@ class OnnxParityTest {
     void loraMergedBeforeExportEqualsDjlWithTheLora() {
         Path dir = TestData.fixture("tiny-llama");
         Path loraDir = TestData.fixture("adapter-step").resolve("lora");
-        long[] ids = {1, 17, 99, 3, 250, 41, 8};
+        int[] ids = {1, 17, 99, 3, 250, 41, 8};
         float[] djl;
         try (CausalLM lm = CausalLM.load(dir, GlimpseEngine.newCpuManager(), DataType.FLOAT32);
              NDManager m = lm.manager().newSubManager()) {
             lm.attach(LanguageAdapter.load(loraDir), true);
-            djl = lm.forward(CausalLM.Input.ids(m.create(ids, new Shape(1, ids.length)))).logits().toFloatArray();
+            djl = lm.forward(CausalLM.Input.ids(m.create(longs(ids), new Shape(1, ids.length)))).logits().toFloatArray();
         }
         float[] base;
         try (OnnxCausalLM lm = load("tiny-llama")) {
-            base = lm.logits(ids, null);
+            base = lm.logits(Prompt.of(ids));
         }
         try (OnnxCausalLM lm = OnnxCausalLM.builder(dir).cacheDir(cache)
                 .mergeLora(LanguageAdapter.load(loraDir), loraDir).build()) {
-            float[] got = lm.logits(ids, null);
+            float[] got = lm.logits(Prompt.of(ids));
             double err = maxErr(got, djl, null, lm.config().vocabSize());
             double moved = maxErr(base, djl, null, lm.config().vocabSize());
             System.out.printf("LoRA merged before export: ONNX vs DJL %.2e (the LoRA moves logits by %.2e)%n", err,

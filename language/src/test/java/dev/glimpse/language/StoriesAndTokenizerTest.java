@@ -72,7 +72,7 @@ class StoriesAndTokenizerTest {
         }
         // all ten prompts in one left-padded batch: each row must equal its own greedy continuation
         List<int[]> got = lm.generate(prompts, GenerationOptions.builder().maxNewTokens(30).useModelStopTokens(false)
-                .build(), null);
+                .build());
         int i = 0;
         for (JsonNode p : ref.get("prompts")) {
             assertArrayEquals(expected.get(i), got.get(i), p.get("prompt").asText());
@@ -84,7 +84,7 @@ class StoriesAndTokenizerTest {
     @Test
     void streamingCallbackSeesEveryToken() {
         List<Integer> seen = new ArrayList<>();
-        int[] got = lm.generate(new int[] {1}, GenerationOptions.greedy(10), (row, t) -> seen.add(t));
+        int[] got = lm.generate(new int[] {1}, GenerationOptions.greedy(10), (t, logits, off) -> seen.add(t));
         assertEquals(Arrays.stream(got).boxed().toList(), seen);
     }
 

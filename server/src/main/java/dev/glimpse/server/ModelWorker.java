@@ -1,15 +1,12 @@
 package dev.glimpse.server;
 
-import ai.djl.ndarray.NDManager;
 import dev.glimpse.fusion.Answer;
 import dev.glimpse.fusion.Question;
 import dev.glimpse.fusion.TextStream;
 import dev.glimpse.fusion.VisionLanguageModel;
 import dev.glimpse.language.Decoder;
-import dev.glimpse.language.InferenceEngine;
-import dev.glimpse.language.OnnxDecoder;
-import dev.glimpse.language.SequenceDecoder;
 import dev.glimpse.language.GenerationOptions;
+import dev.glimpse.language.Logits;
 import dev.glimpse.language.Tokenizer;
 import java.awt.image.BufferedImage;
 import java.util.ArrayList;
@@ -17,7 +14,6 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import java.util.function.BiFunction;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
@@ -146,7 +142,7 @@ final class ModelWorker {
     }
 
     private void run() {
-        ChatBatch batch = newBatch();
+        Decoder decoder = vlm.llm().decoder();
         Map<Integer, ChatJob> decoding = new HashMap<>();
         while (true) {
             List<Job> fresh = new ArrayList<>();
@@ -168,55 +164,23 @@ final class ModelWorker {
             queue.drainTo(fresh, Math.max(0, maxBatch - decoding.size() - fresh.size()));
             try {
                 if (!fresh.isEmpty()) {
-                    take(fresh, batch, decoding);
+                    take(fresh, decoder, decoding);
                 }
-                if (batch.decoder().active() > 0) {
-                    metrics.decodeBatch(batch.decoder().active());
-                    batch.decoder().step();
+                if (decoder.active() > 0) {
+                    metrics.decodeBatch(decoder.active());
+                    decoder.step();
                 }
             } catch (RuntimeException e) {
                 LOG.warn("the decoder failed; its " + decoding.size() + " sequence(s) are answered with the error", e);
                 decoding.values().forEach(j -> j.events.add(new Failed(e)));
                 decoding.clear();
-                batch.decoder().close();
-                batch = newBatch();
+                decoder.close();
+                decoder = vlm.llm().decoder();
             }
-            finish(batch.decoder(), decoding);
-            active = batch.decoder().active();
+            finish(decoder, decoding);
+            active = decoder.active();
         }
-        batch.decoder().close();
-    }
-
-    /** Either engine's continuous-batching decoder, with how chats join it (each engine takes its own prompts). */
-    private record ChatBatch(SequenceDecoder decoder, BiFunction<List<ChatJob>, List<List<float[]>>, int[]> joiner) {
-        int[] add(List<ChatJob> chats, List<List<float[]>> features) {
-            return joiner.apply(chats, features);
-        }
-    }
-
-    private ChatBatch newBatch() {
-        if (vlm.engine() == InferenceEngine.ONNX) {
-            OnnxDecoder d = vlm.onnxLlm().orElseThrow().decoder();
-            return new ChatBatch(d, (chats, features) -> {
-                List<OnnxDecoder.Sequence> seqs = new ArrayList<>();
-                for (int i = 0; i < chats.size(); i++) {
-                    ChatJob c = chats.get(i);
-                    seqs.add(vlm.onnxSequence(c.prompt, features.get(i), c.options).sink(sink(c)));
-                }
-                return d.add(seqs);
-            });
-        }
-        Decoder d = vlm.llm().decoder();
-        return new ChatBatch(d, (chats, features) -> {
-            try (NDManager m = vlm.llm().manager().newSubManager()) {
-                List<Decoder.Sequence> seqs = new ArrayList<>();
-                for (int i = 0; i < chats.size(); i++) {
-                    ChatJob c = chats.get(i);
-                    seqs.add(vlm.sequence(m, c.prompt, features.get(i), c.options).sink(sink(c)));
-                }
-                return d.add(seqs);
-            }
-        });
+        decoder.close();
     }
 
     private Decoder.TokenSink sink(ChatJob c) {
@@ -225,7 +189,7 @@ final class ModelWorker {
     }
 
     /** Starts newly taken jobs: one tower call for all their images, answers scored, completions joined. */
-    private void take(List<Job> fresh, ChatBatch batch, Map<Integer, ChatJob> decoding) {
+    private void take(List<Job> fresh, Decoder decoder, Map<Integer, ChatJob> decoding) {
         long now = System.nanoTime();
         List<BufferedImage> all = new ArrayList<>();
         for (Job j : fresh) {
@@ -260,7 +224,12 @@ final class ModelWorker {
             return;
         }
         try {
-            int[] ids = batch.add(chats, chatFeatures);
+            List<Decoder.Sequence> seqs = new ArrayList<>();
+            for (int i = 0; i < chats.size(); i++) {
+                ChatJob c = chats.get(i);
+                seqs.add(vlm.sequence(c.prompt, chatFeatures.get(i), c.options).sink(sink(c)));
+            }
+            int[] ids = decoder.add(seqs);
             for (int i = 0; i < ids.length; i++) {
                 decoding.put(ids[i], chats.get(i));
             }
@@ -308,15 +277,7 @@ final class ModelWorker {
     /** log-softmax of the step's logits at {@code tok}, with the {@code top} most likely tokens. */
     private TokenLogprob logprob(int tok, float[] logits, int offset, int top) {
         int v = vlm.languageConfig().vocabSize();
-        double max = Double.NEGATIVE_INFINITY;
-        for (int i = 0; i < v; i++) {
-            max = Math.max(max, logits[offset + i]);
-        }
-        double sum = 0;
-        for (int i = 0; i < v; i++) {
-            sum += Math.exp(logits[offset + i] - max);
-        }
-        double logZ = max + Math.log(sum);
+        double logZ = Logits.logNormalizer(logits, offset, v);
         List<TokenLogprob> alternatives = new ArrayList<>();
         boolean[] taken = new boolean[v];
         for (int n = 0; n < top; n++) {
@@ -342,7 +303,7 @@ final class ModelWorker {
     }
 
     /** Completes the jobs whose sequences left the decoder. */
-    private void finish(SequenceDecoder decoder, Map<Integer, ChatJob> decoding) {
+    private void finish(Decoder decoder, Map<Integer, ChatJob> decoding) {
         for (Iterator<Map.Entry<Integer, ChatJob>> it = decoding.entrySet().iterator(); it.hasNext(); ) {
             Map.Entry<Integer, ChatJob> e = it.next();
             int[] out = decoder.result(e.getKey());

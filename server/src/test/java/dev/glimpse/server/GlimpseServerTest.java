@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.glimpse.fusion.Bundle;
 import dev.glimpse.fusion.Adapter;
 import dev.glimpse.fusion.AdapterConfig;
 import dev.glimpse.fusion.Projector;
@@ -65,7 +66,7 @@ class GlimpseServerTest {
         Projector p = Projector.initialize(ProjectorType.MLP2X_GELU, 160, 64, false, 5);
         new Adapter(p, new AdapterConfig(ProjectorType.MLP2X_GELU, 160, 64, 64, 49, false, "mobilenet-v2-features",
                 LAYER, "stories260k")).save(b.resolve("adapter"));
-        new VisionLanguageModel.BundleSpec(TestData.model("mobilenet-v2-features").toString(), LAYER, true,
+        new Bundle(TestData.model("mobilenet-v2-features").toString(), LAYER, true,
                 TestData.model("stories260k").toString(), "adapter", new PromptTemplate(
                 "<image>\nQuestion: {question}\nAnswer:", PromptTemplate.Scoring.OPTIONS, " ")).write(b);
         return b;

@@ -14,7 +14,6 @@ import dev.glimpse.core.GlimpseException;
 import dev.glimpse.core.Parameters;
 import dev.glimpse.core.Precision;
 import dev.glimpse.core.Progress;
-import dev.glimpse.fusion.MultimodalPrompt;
 import dev.glimpse.fusion.Projector;
 import dev.glimpse.language.CausalLM;
 import dev.glimpse.language.LanguageAdapter;
@@ -212,9 +211,9 @@ public final class AdapterTrainer {
             NDArray x = m.create(all, new Shape(all.length / projector.inputDim(), projector.inputDim()));
             image = projector.forward(Precision.cast(x, llm.dataType()), params);
         }
-        NDArray embeds = MultimodalPrompt.splice(llm, m, batch.ids(), image);
+        NDArray embeds = llm.splice(m, batch.ids(), image);
         if (ad != null && ad.adapter().adaptionPrompt().isPresent()) {
-            ad = ad.withVisual(MultimodalPrompt.globalImageFeature(m, batch.ids(), image));
+            ad = ad.withVisual(CausalLM.globalImageFeature(m, batch.ids(), image));
         }
         long[] mask = new long[b * t];
         for (int r = 0; r < b; r++) {

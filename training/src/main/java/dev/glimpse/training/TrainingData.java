@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.glimpse.core.BadInputException;
 import dev.glimpse.eval.Problem;
+import dev.glimpse.eval.ScienceQaContract;
 import dev.glimpse.eval.ScienceQaDataset;
 import dev.glimpse.fusion.MultimodalPrompt;
 import dev.glimpse.fusion.PromptTemplate;
@@ -122,7 +123,8 @@ public final class TrainingData {
                 }
                 images.add(img.toAbsolutePath().normalize().toString());
             }
-            out.add(new TrainingExample(p.id(), images, template.render(p), template.answer(p)));
+            out.add(new TrainingExample(p.id(), images, ScienceQaContract.render(template, p),
+                    ScienceQaContract.answer(template, p)));
         }
         return out;
     }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.glimpse.core.TestData;
 import dev.glimpse.eval.Problem;
+import dev.glimpse.eval.ScienceQaContract;
 import dev.glimpse.eval.ScienceQaDataset;
 import dev.glimpse.fusion.Projector;
 import dev.glimpse.fusion.ProjectorType;
@@ -52,7 +53,7 @@ class PromptContractTrainingTest {
                 for (int i = 0; i < examples.size(); i++) {
                     Problem p = d.problems().get(i);
                     TrainingExample ex = examples.get(i);
-                    assertEquals(t.render(p), ex.prompt());
+                    assertEquals(ScienceQaContract.render(t, p), ex.prompt());
                     int[] labels = builder.tokenize(ex).labels();
                     int[] trained = Arrays.stream(labels).filter(x -> x != -100).toArray();
                     trained = Arrays.copyOf(trained, trained.length - 1); // the EOS that ends every target
@@ -60,7 +61,7 @@ class PromptContractTrainingTest {
                     for (int c = 0; c < p.choices().size(); c++) {
                         conts.add(t.continuation(p.choices(), c));
                     }
-                    int[] scored = vlm.continuationIds(t.render(p), conts).get(p.answer());
+                    int[] scored = vlm.continuationIds(ScienceQaContract.render(t, p), conts).get(p.answer());
                     assertArrayEquals(scored, trained, t.scoring() + " problem " + p.id());
                 }
             }

@@ -51,6 +51,24 @@ public interface VisionTower extends AutoCloseable {
         return encodePixels(all, images.size());
     }
 
+    /**
+     * Opens what a user names as a tower: an ONNX export (a .onnx file or a directory with vision_model.onnx) or a
+     * CLIP/SigLIP/LLaVA safetensors checkpoint, whose {@code layer} is an index such as -2.
+     */
+    static VisionTower open(java.nio.file.Path p, String layer, boolean dropCls) {
+        if (p.toString().endsWith(".onnx") || java.nio.file.Files.isRegularFile(p.resolve("vision_model.onnx"))) {
+            return OnnxVisionTower.builder(p).layer(layer).dropCls(dropCls).build();
+        }
+        int index;
+        try {
+            index = Integer.parseInt(layer);
+        } catch (NumberFormatException e) {
+            throw new dev.glimpse.core.BadInputException("vision layer '" + layer + "': a safetensors tower takes a"
+                    + " layer index such as -1 or -2 (output names are for ONNX towers)");
+        }
+        return VitVisionTower.load(p, index, dropCls);
+    }
+
     @Override
     void close();
 }

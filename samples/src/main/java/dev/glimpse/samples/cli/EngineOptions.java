@@ -2,7 +2,7 @@ package dev.glimpse.samples.cli;
 
 import dev.glimpse.fusion.VisionLanguageModel;
 import dev.glimpse.language.InferenceEngine;
-import dev.glimpse.language.OnnxCausalLM;
+import dev.glimpse.language.RuntimeOptions;
 import dev.glimpse.language.WeightFormat;
 import picocli.CommandLine.Option;
 
@@ -46,24 +46,15 @@ final class EngineOptions {
         return engine != null ? engine : weights != WeightFormat.FP32 ? InferenceEngine.ONNX : InferenceEngine.DJL;
     }
 
-    VisionLanguageModel load(String name) {
-        VisionLanguageModel.Builder b = VisionLanguageModel.builder().model(name).repository(GlimpseCli.repository())
-                .engine(effectiveEngine()).weights(weights);
-        if (accuracyLevel != null) {
-            b.accuracyLevel(accuracyLevel);
-        }
-        ai.djl.ndarray.types.DataType type = dataType();
-        if (type != null) {
-            b.dataType(type);
-        }
-        return b.build();
+    /** The runtime these options ask for, validated once (the CLI's own messages come first). */
+    RuntimeOptions runtime() {
+        return RuntimeOptions.defaults().withEngine(effectiveEngine()).withDataType(dataType())
+                .withWeights(weights, accuracyLevel);
     }
 
-    /** The ONNX LLM of a plain checkpoint, as these options ask. */
-    OnnxCausalLM.Builder onnx(java.nio.file.Path dir) {
-        dataType(); // --dtype is the DJL engine's: refused here
-        OnnxCausalLM.Builder b = OnnxCausalLM.builder(dir).weights(weights);
-        return accuracyLevel != null ? b.accuracyLevel(accuracyLevel) : b;
+    VisionLanguageModel load(String name) {
+        return VisionLanguageModel.builder().model(name).repository(GlimpseCli.repository()).runtime(runtime())
+                .build();
     }
 
     static final class EngineConverter implements picocli.CommandLine.ITypeConverter<InferenceEngine> {

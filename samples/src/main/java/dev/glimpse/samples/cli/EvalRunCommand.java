@@ -4,6 +4,7 @@ import dev.glimpse.eval.AnswerPolicy;
 import dev.glimpse.eval.EvalReport;
 import dev.glimpse.eval.EvalRunner;
 import dev.glimpse.eval.ReportWriter;
+import dev.glimpse.eval.ScienceQaContract;
 import dev.glimpse.eval.ScienceQaDataset;
 import dev.glimpse.fusion.PromptTemplate;
 import dev.glimpse.fusion.VisionLanguageModel;
@@ -88,7 +89,7 @@ final class EvalRunCommand implements Callable<Integer> {
                 default -> throw new dev.glimpse.core.BadInputException("--template '" + template
                         + "': expected model, llava or options");
             };
-            r = EvalRunner.run(d, images, vlm.forScienceQa(t, loader), sc, pol, out, bar);
+            r = EvalRunner.run(d, images, ScienceQaContract.model(vlm, t, loader), sc, pol, out, bar);
         }
         List<Path> files = ReportWriter.write(r, out);
         EvalCommand.print(r, files, json, spec.commandLine().getOut());

@@ -2,11 +2,9 @@ package dev.glimpse.samples.cli;
 
 import dev.glimpse.core.BadInputException;
 import dev.glimpse.core.ModelRepository;
-import dev.glimpse.language.CausalLM;
 import dev.glimpse.language.GenerationOptions;
-import dev.glimpse.language.InferenceEngine;
 import dev.glimpse.language.LanguageAdapter;
-import dev.glimpse.language.OnnxCausalLM;
+import dev.glimpse.language.LanguageModel;
 import dev.glimpse.language.Tokenizer;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -85,39 +83,20 @@ final class GenerateCommand implements Callable<Integer> {
         if (temperature != null) {
             b.sample(temperature, topK, topP);
         }
-        if (engineOptions.effectiveEngine() == InferenceEngine.ONNX) {
-            OnnxCausalLM.Builder ob = engineOptions.onnx(dir);
-            if (lora != null) {
-                ob.mergeLora(LanguageAdapter.load(lora), lora);
-            }
-            try (OnnxCausalLM lm = ob.build()) {
-                Tokenizer tok = lm.tokenizer().orElse(null);
-                return run(out, tok, b.build(), (ids, o, l) -> lm.generate(ids, o, l));
-            }
-        }
-        ai.djl.ndarray.NDManager manager = dev.glimpse.core.GlimpseEngine.newManager();
-        ai.djl.ndarray.types.DataType type = engineOptions.dataType();
-        try (CausalLM lm = CausalLM.load(dir, manager, type != null ? type : CausalLM.defaultType(manager))) {
-            if (lora != null) {
-                lm.attach(LanguageAdapter.load(lora), true);
-            }
-            return run(out, lm.tokenizer().orElse(null), b.build(), (ids, o, l) -> lm.generate(ids, o, l));
+        try (LanguageModel lm = engineOptions.runtime().open(dir, lora == null ? null : LanguageAdapter.load(lora),
+                lora)) {
+            return run(out, lm.tokenizer().orElse(null), b.build(), lm);
         }
     }
 
-    /** Either engine's generate. */
-    private interface Generator {
-        int[] generate(int[] ids, GenerationOptions options, CausalLM.TokenListener listener);
-    }
-
-    private int run(PrintWriter out, Tokenizer tok, GenerationOptions options, Generator lm) {
+    private int run(PrintWriter out, Tokenizer tok, GenerationOptions options, LanguageModel lm) {
         if (input.inputIds == null && tok == null) {
             throw new BadInputException(model + " has no tokenizer.json: give --input-ids");
         }
         int[] ids = input.inputIds != null ? input.inputIds : tok.encode(input.prompt);
         List<Integer> generated = new ArrayList<>();
         String[] printed = {""};
-        int[] outIds = lm.generate(ids, options, (row, t) -> {
+        int[] outIds = lm.generate(ids, options, (t, logits, offset) -> {
             generated.add(t);
             if (!json && tok != null) {
                 // decode the whole tail so multi-byte characters and spacing come out right
@@ -131,6 +110,7 @@ final class GenerateCommand implements Callable<Integer> {
                 out.print(t + " ");
                 out.flush();
             }
+            return true;
         });
         String text = tok == null ? null : tok.decode(outIds);
         if (json) {

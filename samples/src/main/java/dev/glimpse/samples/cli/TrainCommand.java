@@ -1,5 +1,6 @@
 package dev.glimpse.samples.cli;
 
+import dev.glimpse.fusion.Bundle;
 import dev.glimpse.core.BadInputException;
 import dev.glimpse.core.DType;
 import dev.glimpse.core.GlimpseEngine;
@@ -20,6 +21,7 @@ import dev.glimpse.training.BatchBuilder;
 import dev.glimpse.training.TrainingData;
 import dev.glimpse.training.TrainingExample;
 import dev.glimpse.training.TrainingOptions;
+import dev.glimpse.training.TrainingRun;
 import dev.glimpse.vision.FeatureCache;
 import dev.glimpse.vision.VisionTower;
 import ai.djl.Device;
@@ -287,6 +289,32 @@ final class TrainCommand implements Callable<Integer> {
         return t;
     }
 
+    /** What --json prints: the run's parts, figures and files. */
+    private Map<String, Object> summary(TrainingRun.Result run, Device dev, DataType compute, int examples, int held) {
+        AdapterTrainer.Result r = run.training();
+        Map<String, Object> summary = new LinkedHashMap<>();
+        if (run.llmAdapter() != null) {
+            summary.put("llm_adapter", out.resolve(AdapterTrainer.LLM_ADAPTER).toAbsolutePath().toString());
+            summary.put("llm_adapter_parameters", run.llmAdapter().parameterCount());
+        }
+        summary.put("projector_parameters", run.projector().parameterCount());
+        summary.put("device", dev.toString());
+        summary.put("dtype", Precision.name(compute));
+        summary.put("steps", r.steps());
+        summary.put("planned_steps", r.plannedSteps());
+        summary.put("samples_per_s", Math.round(r.samplesPerSecond() * 10) / 10.0);
+        summary.put("final_loss", r.finalLoss());
+        summary.put("seconds", Math.round(r.seconds() * 10) / 10.0);
+        summary.put("stopped_by_time_limit", r.stoppedByTimeLimit());
+        summary.put("examples", examples);
+        summary.put("heldout", held);
+        summary.put("adapter", out.resolve("adapter").toAbsolutePath().toString());
+        summary.put("bundle", out.toAbsolutePath().toString());
+        summary.put("metrics", r.metrics().toAbsolutePath().toString());
+        summary.put("loss_curve", r.lossCurve().toAbsolutePath().toString());
+        return summary;
+    }
+
     @Override
     public Integer call() {
         if (noTf32) {
@@ -319,79 +347,31 @@ final class TrainCommand implements Callable<Integer> {
         TrainingOptions opts = ob.build();
         Path llmDir = GlimpseCli.repository().resolve(llm);
         Path visionPath = GlimpseCli.repository().resolve(vision);
-        AdapterTrainer.Result r;
-        Map<String, Object> summary = new LinkedHashMap<>();
+        TrainingRun.Result run;
         try (VisionTower tower = Towers.open(vision, layer, true);
              FeatureCache cache = FeatureCache.open(out.resolve("features"), tower, DType.F16);
              CausalLM lm = CausalLM.load(llmDir, GlimpseEngine.newManager(dev), compute)) {
-            LinkedHashSet<String> paths = new LinkedHashSet<>();
-            all.forEach(ex -> paths.addAll(ex.imageKeys()));
-            FeatureCache.Result enc;
-            try (CliProgress bar = new CliProgress("features", paths.size(), "img")) {
-                enc = cache.encodeAll(paths.stream().map(Path::of).toList(), 16, bar);
+            java.util.function.Function<String, float[]> features;
+            try (CliProgress bar = new CliProgress("features", all.stream().flatMap(ex -> ex.imageKeys().stream())
+                    .distinct().count(), "img")) {
+                features = TrainingRun.cachedFeatures(cache, all, bar);
             }
-            if (!enc.failed().isEmpty()) {
-                throw new BadInputException(enc.failed().size() + " training image(s) could not be read, first: "
-                        + enc.failed().get(0).reason());
-            }
-            Map<String, String> hashes = new HashMap<>();
-            java.util.function.Function<String, float[]> features = key -> cache.get(hashes.computeIfAbsent(key,
-                    k -> FeatureCache.contentHash(Path.of(k))));
-            ProjectorType type = ProjectorType.parse(projector);
-            Projector p = Projector.initialize(type, tower.hiddenSize(), lm.config().hiddenSize(), gate, seed);
-            if (positionEmbedding) {
-                p = p.withPositionEmbedding(tower.numTokens());
-            }
-            LanguageAdapter llmAdapter = llmAdapter(lm);
-            AdapterTrainer trainer = new AdapterTrainer(lm, p, llmAdapter, opts);
-            BatchBuilder bb = new BatchBuilder(lm, tower.numTokens(), !noEos);
-            AdapterTrainer.Evaluator evaluator = heldOut.isEmpty() ? null : (proj, step) -> {
-                double sum = 0;
-                int n = 0;
-                for (int i = 0; i < heldOut.size(); i += batchSize) {
-                    List<TrainingExample> chunk = heldOut.subList(i, Math.min(heldOut.size(), i + batchSize));
-                    List<BatchBuilder.Tokens> rows = new ArrayList<>();
-                    chunk.forEach(ex -> rows.add(bb.tokenize(ex)));
-                    sum += trainer.loss(BatchBuilder.pad(rows, chunk, features)) * chunk.size();
-                    n += chunk.size();
-                }
-                return Map.of("heldout_loss", sum / n);
-            };
             int steps = maxSteps > 0 ? maxSteps : epochs * Math.max(1, (train.size() + batchSize - 1) / batchSize
                     / gradAccum);
             try (CliProgress bar = new CliProgress("train", steps, "step")) {
-                r = trainer.train(new ArrayList<>(train), features, tower.numTokens(), out, resume, bar, evaluator);
+                run = TrainingRun.builder(tower, lm).examples(train).heldOut(heldOut).features(features)
+                        .template(template).projector(ProjectorType.parse(projector), gate, positionEmbedding)
+                        .llmAdapter(llmAdapter(lm)).options(opts).out(out).resume(resume).progress(bar)
+                        .bundle(out, visionPath.toAbsolutePath().toString(), llmDir.toAbsolutePath().toString(),
+                                llmDir.getFileName().toString())
+                        .run();
             }
-            Adapter adapter = new Adapter(p, new AdapterConfig(type, tower.hiddenSize(), lm.config().hiddenSize(),
-                    lm.config().hiddenSize(), tower.numTokens(), gate, tower.name(), tower.layer(),
-                    llmDir.getFileName().toString()));
-            adapter.save(out.resolve("adapter"));
-            new VisionLanguageModel.BundleSpec(visionPath.toAbsolutePath().toString(), layer, true,
-                    llmDir.toAbsolutePath().toString(), "adapter", template,
-                    llmAdapter == null ? null : AdapterTrainer.LLM_ADAPTER).write(out);
-            if (llmAdapter != null) {
-                summary.put("llm_adapter", out.resolve(AdapterTrainer.LLM_ADAPTER).toAbsolutePath().toString());
-                summary.put("llm_adapter_parameters", llmAdapter.parameterCount());
-            }
-            summary.put("projector_parameters", p.parameterCount());
-            summary.put("device", dev.toString());
-            summary.put("dtype", Precision.name(compute));
-            summary.put("steps", r.steps());
-            summary.put("planned_steps", r.plannedSteps());
-            summary.put("samples_per_s", Math.round(r.samplesPerSecond() * 10) / 10.0);
-            summary.put("final_loss", r.finalLoss());
-            summary.put("seconds", Math.round(r.seconds() * 10) / 10.0);
-            summary.put("stopped_by_time_limit", r.stoppedByTimeLimit());
-            summary.put("examples", train.size());
-            summary.put("heldout", heldOut.size());
-            summary.put("adapter", out.resolve("adapter").toAbsolutePath().toString());
-            summary.put("bundle", out.toAbsolutePath().toString());
-            summary.put("metrics", r.metrics().toAbsolutePath().toString());
-            summary.put("loss_curve", r.lossCurve().toAbsolutePath().toString());
         }
+        Map<String, Object> summary = summary(run, dev, compute, train.size(), heldOut.size());
         if (json) {
             o.println(Json.write(summary));
         } else {
+            AdapterTrainer.Result r = run.training();
             o.printf(Locale.ROOT, "trained %s steps (%.1f samples/s), final loss %.4f%s%n", summary.get("steps"),
                     r.samplesPerSecond(), r.finalLoss(), r.stoppedByTimeLimit() ? " (stopped by the time limit)" : "");
             o.println("adapter:    " + summary.get("adapter"));

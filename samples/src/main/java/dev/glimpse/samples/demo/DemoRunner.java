@@ -3,6 +3,7 @@ package dev.glimpse.samples.demo;
 import ai.djl.ndarray.types.DataType;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.glimpse.fusion.Bundle;
 import dev.glimpse.core.AtomicFile;
 import dev.glimpse.core.GlimpseEngine;
 import dev.glimpse.core.GlimpseException;
@@ -22,6 +23,7 @@ import dev.glimpse.language.LoraConfig;
 import dev.glimpse.training.AdapterTrainer;
 import dev.glimpse.training.TrainingExample;
 import dev.glimpse.training.TrainingOptions;
+import dev.glimpse.training.TrainingRun;
 import dev.glimpse.vision.Features;
 import dev.glimpse.vision.OnnxVisionTower;
 import dev.glimpse.vision.VisionTower;
@@ -182,18 +184,12 @@ public final class DemoRunner {
                 examples.add(new TrainingExample(it.id(), List.of(it.id()), prompt,
                         template.continuation(it.options(), it.answer())));
             }
-            Trained first = train(lm, tower, s, main, examples, features, trainDir, phases, log);
-            Projector projector = first.projector();
-            LanguageAdapter llmAdapter = first.llmAdapter();
-            AdapterTrainer.Result tr = first.result();
-
-            Adapter adapter = new Adapter(projector, new AdapterConfig(ProjectorType.MLP2X_GELU, tower.hiddenSize(),
-                    lm.config().hiddenSize(), lm.config().hiddenSize(), tower.numTokens(), false, tower.name(),
-                    tower.layer(), "stories260k"));
-            adapter.save(bundleDir.resolve("adapter"));
-            new VisionLanguageModel.BundleSpec(bundleDir.relativize(DemoKit.tower(kit)).toString(), LAYER, true,
-                    bundleDir.relativize(DemoKit.llm(kit)).toString(), "adapter", template, llmAdapter == null ? null
-                    : bundleDir.relativize(trainDir.resolve(AdapterTrainer.LLM_ADAPTER)).toString()).write(bundleDir);
+            Training job = new Training(s, examples, features, phases, log);
+            TrainingRun.Result first = train(job, lm, tower, main, trainDir, b -> b.bundle(bundleDir,
+                    bundleDir.relativize(DemoKit.tower(kit)).toString(), bundleDir.relativize(DemoKit.llm(kit))
+                    .toString(), "stories260k"));
+            AdapterTrainer.Result tr = first.training();
+            Adapter adapter = first.adapter();
 
             vlm = VisionLanguageModel.of(tower, lm, adapter, "stories260k", template);
             Map<String, int[]> seeing = score(vlm, s, test, features, null);
@@ -204,7 +200,7 @@ public final class DemoRunner {
             }
             List<Row> table = new ArrayList<>(List.of(row(main.row, seeing)));
             for (Variant v : s.variants().subList(1, s.variants().size())) {
-                table.add(variantRow(kit, out, s, v, examples, features, test, phases, log));
+                table.add(variantRow(kit, out, job, v, test));
             }
             table.add(row(main == Variant.PROJECTOR ? "adapter, image blanked"
                     : main.row.replace("adapter + ", "") + ", image blanked", blinded));
@@ -230,32 +226,35 @@ public final class DemoRunner {
         }
     }
 
-    /** A row's trained projector and in-LLM adapter (null for the projector-only row), and how training went. */
-    private record Trained(Projector projector, LanguageAdapter llmAdapter, AdapterTrainer.Result result) {}
+    /** What every row trains on, and where it reports. */
+    private record Training(Settings s, List<TrainingExample> examples, Map<String, float[]> features,
+                            Phases phases, java.io.PrintWriter log) {}
 
     /**
      * Trains a fresh projector (the same seed and schedule for every row) jointly with the variant's in-LLM adapter,
-     * then attaches that adapter to {@code lm} (LoRA merged) for evaluation.
+     * then attaches that adapter to {@code lm} (LoRA merged) for evaluation; {@code where} adds the bundle (or not).
      */
-    private static Trained train(CausalLM lm, VisionTower tower, Settings s, Variant v, List<TrainingExample> examples,
-                                 Map<String, float[]> features, Path dir, Phases phases, java.io.PrintWriter log) {
+    private static TrainingRun.Result train(Training t, CausalLM lm, VisionTower tower, Variant v, Path dir,
+                                            java.util.function.Consumer<TrainingRun.Builder> where) {
+        Settings s = t.s();
+        int steps = s.epochs() * ((t.examples().size() + s.batchSize() - 1) / s.batchSize());
         // with a position embedding per image token: stories260k cannot read where a ball is (or how many there
         // are) from the order of 49 identical-looking projected tokens alone
-        Projector projector = Projector.initialize(ProjectorType.MLP2X_GELU, tower.hiddenSize(),
-                lm.config().hiddenSize(), false, s.seed()).withPositionEmbedding(tower.numTokens());
-        LanguageAdapter llmAdapter = v.llmAdapter(lm, s);
-        AdapterTrainer.Result tr = new AdapterTrainer(lm, projector, llmAdapter, options(s, v)).train(examples,
-                features::get, tower.numTokens(), dir, false, phases.start("training " + v.name().toLowerCase(
-                        Locale.ROOT).replace('_', '-'), (long) s.epochs() * ((examples.size() + s.batchSize() - 1)
-                        / s.batchSize())), null);
-        phases.start("evaluation", 0);
-        log.printf(Locale.ROOT, "%s: trained %d steps in %.1f s (%.0f samples/s), final loss %.4f%s%n", v.row,
-                tr.steps(), tr.seconds(), tr.samplesPerSecond(), tr.finalLoss(), llmAdapter == null ? ""
-                        : String.format(Locale.ROOT, " (%,d LLM-adapter parameters)", llmAdapter.parameterCount()));
-        if (llmAdapter != null) {
-            lm.attach(llmAdapter, true);
+        TrainingRun.Builder b = TrainingRun.builder(tower, lm).examples(t.examples()).features(t.features()::get)
+                .template(s.template()).projector(ProjectorType.MLP2X_GELU, false, true)
+                .llmAdapter(v.llmAdapter(lm, s)).options(options(s, v)).out(dir)
+                .progress(t.phases().start("training " + v.name().toLowerCase(Locale.ROOT).replace('_', '-'), steps));
+        where.accept(b);
+        TrainingRun.Result r = b.run();
+        AdapterTrainer.Result tr = r.training();
+        t.phases().start("evaluation", 0);
+        t.log().printf(Locale.ROOT, "%s: trained %d steps in %.1f s (%.0f samples/s), final loss %.4f%s%n", v.row,
+                tr.steps(), tr.seconds(), tr.samplesPerSecond(), tr.finalLoss(), r.llmAdapter() == null ? ""
+                        : String.format(Locale.ROOT, " (%,d LLM-adapter parameters)", r.llmAdapter().parameterCount()));
+        if (r.llmAdapter() != null) {
+            lm.attach(r.llmAdapter(), true);
         }
-        return new Trained(projector, llmAdapter, tr);
+        return r;
     }
 
     /**
@@ -279,16 +278,14 @@ public final class DemoRunner {
     }
 
     /** A further row: its own copy of the frozen LM (an attached adapter stays), trained and scored. */
-    private static Row variantRow(Path kit, Path out, Settings s, Variant v, List<TrainingExample> examples,
-                                  Map<String, float[]> features, List<DiagramDataset.Item> test, Phases phases,
-                                  java.io.PrintWriter log) {
+    private static Row variantRow(Path kit, Path out, Training t, Variant v, List<DiagramDataset.Item> test) {
         VisionTower tower = OnnxVisionTower.builder(DemoKit.tower(kit)).layer(LAYER).build();
         CausalLM lm = CausalLM.load(DemoKit.llm(kit), GlimpseEngine.newCpuManager(), DataType.FLOAT32);
         VisionLanguageModel trained = null;
         try {
-            Trained t = train(lm, tower, s, v, examples, features, out.resolve(v.dir), phases, log);
-            trained = VisionLanguageModel.of(tower, lm, t.projector(), s.template());
-            return row(v.row, score(trained, s, test, features, null));
+            TrainingRun.Result r = train(t, lm, tower, v, out.resolve(v.dir), b -> { });
+            trained = VisionLanguageModel.of(tower, lm, r.projector(), t.s().template());
+            return row(v.row, score(trained, t.s(), test, t.features(), null));
         } finally {
             if (trained != null) {
                 trained.close();

@@ -3,20 +3,15 @@ package dev.glimpse.samples.examples;
 import ai.djl.Device;
 import ai.djl.ndarray.types.DataType;
 import dev.glimpse.core.GlimpseEngine;
-import dev.glimpse.core.Progress;
-import dev.glimpse.fusion.Adapter;
-import dev.glimpse.fusion.AdapterConfig;
-import dev.glimpse.fusion.Projector;
-import dev.glimpse.fusion.ProjectorType;
 import dev.glimpse.fusion.Question;
 import dev.glimpse.fusion.VisionLanguageModel;
 import dev.glimpse.language.CausalLM;
 import dev.glimpse.samples.demo.DemoKit;
 import dev.glimpse.samples.demo.DemoRunner;
 import dev.glimpse.samples.demo.DiagramDataset;
-import dev.glimpse.training.AdapterTrainer;
 import dev.glimpse.training.TrainingExample;
 import dev.glimpse.training.TrainingOptions;
+import dev.glimpse.training.TrainingRun;
 import dev.glimpse.vision.OnnxVisionTower;
 import dev.glimpse.vision.VisionTower;
 import java.nio.file.Path;
@@ -51,20 +46,15 @@ public final class TrainAdapter {
                         it.kind().options, ""));
                 examples.add(new TrainingExample(it.id(), List.of(it.id()), prompt, " " + it.answerText()));
             }
-            // 2. a projector trained through the frozen LM
-            Projector projector = Projector.initialize(ProjectorType.MLP2X_GELU, tower.hiddenSize(),
-                    lm.config().hiddenSize(), false, 1);
+            // 2. a projector trained through the frozen LM, saved as a bundle that `glimpse ask` and
+            //    VisionLanguageModel.load understand
             TrainingOptions options = TrainingOptions.builder().batchSize(8).learningRate(5e-3).maxSteps(steps)
-                    .dataType(compute).checkpointEvery(0).build();
-            AdapterTrainer.Result r = new AdapterTrainer(lm, projector, options).train(examples, features::get,
-                    tower.numTokens(), out.resolve("training"), false, Progress.NONE, null);
-            System.out.printf("%d steps, final loss %.4f%n", r.steps(), r.finalLoss());
-            // 3. saved as a bundle that `glimpse ask` and VisionLanguageModel.load understand
-            new Adapter(projector, new AdapterConfig(ProjectorType.MLP2X_GELU, tower.hiddenSize(),
-                    lm.config().hiddenSize(), lm.config().hiddenSize(), tower.numTokens(), false, tower.name(),
-                    tower.layer(), "stories260k")).save(out.resolve("adapter"));
-            new VisionLanguageModel.BundleSpec(DemoKit.tower(kit).toString(), DemoRunner.LAYER, true,
-                    DemoKit.llm(kit).toString(), "adapter", DemoRunner.TEMPLATE).write(out);
+                    .dataType(compute).seed(1).checkpointEvery(0).build();
+            TrainingRun.Result r = TrainingRun.builder(tower, lm).examples(examples).features(features::get)
+                    .template(DemoRunner.TEMPLATE).options(options).out(out.resolve("training"))
+                    .bundle(out, DemoKit.tower(kit).toString(), DemoKit.llm(kit).toString(), "stories260k")
+                    .run();
+            System.out.printf("%d steps, final loss %.4f%n", r.training().steps(), r.training().finalLoss());
             System.out.println("bundle: " + out);
         }
     }

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.glimpse.fusion.Bundle;
 import dev.glimpse.fusion.Adapter;
 import dev.glimpse.fusion.AdapterConfig;
 import dev.glimpse.fusion.Projector;
@@ -31,7 +32,7 @@ class ServeCommandTest {
         new Adapter(Projector.initialize(ProjectorType.MLP2X_GELU, 160, 64, false, 5), new AdapterConfig(
                 ProjectorType.MLP2X_GELU, 160, 64, 64, 49, false, "mobilenet-v2-features", DemoRunner.LAYER,
                 "stories260k")).save(b.resolve("adapter"));
-        new VisionLanguageModel.BundleSpec(kit.resolve("mobilenet-v2-features").toString(), DemoRunner.LAYER, true,
+        new Bundle(kit.resolve("mobilenet-v2-features").toString(), DemoRunner.LAYER, true,
                 kit.resolve("stories260k").toString(), "adapter", DemoRunner.TEMPLATE).write(b);
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         ProcessBuilder pb = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),

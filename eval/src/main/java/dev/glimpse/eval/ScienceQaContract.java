@@ -1,0 +1,59 @@
+package dev.glimpse.eval;
+
+import dev.glimpse.core.BadInputException;
+import dev.glimpse.fusion.PromptTemplate;
+import dev.glimpse.fusion.VisionLanguageModel;
+import dev.glimpse.language.GenerationOptions;
+import dev.glimpse.vision.ImageLoader;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * ScienceQA's side of the prompt contract: a problem rendered by a {@link PromptTemplate} (its hint is the context,
+ * one {@code <image>} when it has an image), the continuation trained for its gold choice, and a
+ * {@link VisionLanguageModel} as an {@link EvalRunner.Model} that renders the same way — so what a model was trained
+ * on is what it is scored on.
+ */
+public final class ScienceQaContract {
+    private ScienceQaContract() {}
+
+    /** The prompt of {@code p} under {@code t}. */
+    public static String render(PromptTemplate t, Problem p) {
+        return t.render(p.hint() == null ? "" : p.hint(), p.question(), p.choices(), p.hasImage() ? 1 : 0);
+    }
+
+    /** The continuation trained on, and scored, for the gold choice of {@code p}. */
+    public static String answer(PromptTemplate t, Problem p) {
+        if (p.answer() < 0) {
+            throw new BadInputException("ScienceQA problem " + p.id() + " has no gold answer");
+        }
+        return t.continuation(p.choices(), p.answer());
+    }
+
+    /**
+     * {@code vlm} as a ScienceQA contestant: prompts and choices rendered by {@code t} (normally the model's own
+     * {@link VisionLanguageModel#template()}, the contract it was trained with), images read by {@code loader}.
+     */
+    public static EvalRunner.Model model(VisionLanguageModel vlm, PromptTemplate t, ImageLoader loader) {
+        return new EvalRunner.Model() {
+            @Override
+            public String prompt(Problem p) {
+                return render(t, p);
+            }
+
+            @Override
+            public String generate(Problem p, Path image) {
+                return vlm.generate(render(t, p), features(image), GenerationOptions.greedy(64));
+            }
+
+            @Override
+            public double[] score(Problem p, Path image) {
+                return vlm.scoreContinuations(render(t, p), features(image), t.continuations(p.choices()));
+            }
+
+            private List<float[]> features(Path image) {
+                return image == null ? List.of() : vlm.features(List.of(loader.load(image)));
+            }
+        };
+    }
+}
