@@ -130,97 +130,126 @@ public final class SafetensorsFile implements AutoCloseable {
     private static Header parseEntries(Path path, ObjectNode root, long dataLen, long dataStart) {
         Map<String, TensorInfo> tensors = new LinkedHashMap<>();
         Map<String, String> metadata = new LinkedHashMap<>();
-        List<long[]> ranges = new ArrayList<>(); // begin, end, index into names
-        List<String> names = new ArrayList<>();
         for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();
-            String name = e.getKey();
-            JsonNode v = e.getValue();
-            if (name.equals("__metadata__")) {
-                if (!v.isObject()) {
-                    throw bad(path, name, "__metadata__ must be an object of string values");
-                }
-                for (Iterator<Map.Entry<String, JsonNode>> m = v.fields(); m.hasNext(); ) {
-                    Map.Entry<String, JsonNode> kv = m.next();
-                    if (!kv.getValue().isTextual()) {
-                        throw bad(path, name, "__metadata__ value for '" + kv.getKey() + "' must be a string");
-                    }
-                    metadata.put(kv.getKey(), kv.getValue().asText());
-                }
-                continue;
-            }
-            if (!v.isObject()) {
-                throw bad(path, name, "entry must be an object with dtype, shape and data_offsets");
-            }
-            JsonNode dt = v.get("dtype");
-            JsonNode shapeNode = v.get("shape");
-            JsonNode offs = v.get("data_offsets");
-            if (dt == null || shapeNode == null || offs == null) {
-                throw bad(path, name, "entry is missing one of dtype, shape, data_offsets");
-            }
-            DType dtype = dt.isTextual() ? DType.parse(dt.asText()) : null;
-            if (dtype == null) {
-                throw bad(path, name, "unknown dtype " + dt + " (expected one of F64, F32, F16, BF16, I64, I32, I16,"
-                        + " I8, U8, BOOL)");
-            }
-            if (!shapeNode.isArray()) {
-                throw bad(path, name, "shape must be an array of non-negative integers");
-            }
-            long[] shape = new long[shapeNode.size()];
-            long numel = 1;
-            for (int i = 0; i < shape.length; i++) {
-                JsonNode d = shapeNode.get(i);
-                if (!d.isIntegralNumber() || !d.canConvertToLong() || d.asLong() < 0) {
-                    throw bad(path, name, "shape dimension " + i + " is " + d + ", expected a non-negative integer");
-                }
-                shape[i] = d.asLong();
-                try {
-                    numel = Math.multiplyExact(numel, shape[i]);
-                } catch (ArithmeticException ex) {
-                    throw bad(path, name, "shape " + shapeNode + " overflows a 64-bit element count");
-                }
-            }
-            long expectBytes;
-            try {
-                expectBytes = Math.multiplyExact(numel, (long) dtype.bytes());
-            } catch (ArithmeticException ex) {
-                throw bad(path, name, "shape " + shapeNode + " x " + dtype + " overflows a 64-bit byte count");
-            }
-            if (!offs.isArray() || offs.size() != 2) {
-                throw bad(path, name, "data_offsets must be [begin, end]");
-            }
-            for (JsonNode o : offs) {
-                if (!o.isIntegralNumber() || !o.canConvertToLong() || o.asLong() < 0) {
-                    throw bad(path, name, "data_offsets " + offs + " must be non-negative 64-bit integers");
-                }
-            }
-            long begin = offs.get(0).asLong();
-            long end = offs.get(1).asLong();
-            if (end < begin) {
-                throw bad(path, name, "data_offsets " + offs + ": end is before begin");
-            }
-            if (end - begin != expectBytes) {
-                throw bad(path, name, "data_offsets " + offs + " hold " + (end - begin) + " bytes but shape "
-                        + shapeNode + " of " + dtype + " needs " + expectBytes);
-            }
-            if (end > dataLen) {
-                throw bad(path, name, "data_offsets " + offs + " run past the data section (" + dataLen
-                        + " bytes)");
-            }
-            ranges.add(new long[] {begin, end, names.size()});
-            names.add(name);
-            tensors.put(name, new TensorInfo(name, dtype, shape, dataStart + begin, end - begin));
-        }
-        ranges.sort(Comparator.<long[]>comparingLong(r -> r[0]).thenComparingLong(r -> r[1]));
-        for (int i = 1; i < ranges.size(); i++) {
-            long[] prev = ranges.get(i - 1);
-            long[] cur = ranges.get(i);
-            if (cur[0] < prev[1] && cur[1] > cur[0]) {
-                throw bad(path, names.get((int) cur[2]), "data range [" + cur[0] + ", " + cur[1]
-                        + ") overlaps tensor '" + names.get((int) prev[2]) + "' [" + prev[0] + ", " + prev[1] + ")");
+            if (e.getKey().equals("__metadata__")) {
+                metadata.putAll(metadata(path, e.getValue()));
+            } else {
+                tensors.put(e.getKey(), entry(path, e.getKey(), e.getValue(), dataLen, dataStart));
             }
         }
+        checkNoOverlap(path, tensors.values(), dataStart);
         return new Header(Collections.unmodifiableMap(tensors), Collections.unmodifiableMap(metadata));
+    }
+
+    /** {@code __metadata__}: an object of string values. */
+    private static Map<String, String> metadata(Path path, JsonNode v) {
+        if (!v.isObject()) {
+            throw bad(path, "__metadata__", "__metadata__ must be an object of string values");
+        }
+        Map<String, String> out = new LinkedHashMap<>();
+        for (Iterator<Map.Entry<String, JsonNode>> m = v.fields(); m.hasNext(); ) {
+            Map.Entry<String, JsonNode> kv = m.next();
+            if (!kv.getValue().isTextual()) {
+                throw bad(path, "__metadata__", "__metadata__ value for '" + kv.getKey() + "' must be a string");
+            }
+            out.put(kv.getKey(), kv.getValue().asText());
+        }
+        return out;
+    }
+
+    /** One tensor's entry: a known dtype, a shape whose bytes match its data_offsets, inside the data section. */
+    private static TensorInfo entry(Path path, String name, JsonNode v, long dataLen, long dataStart) {
+        if (!v.isObject()) {
+            throw bad(path, name, "entry must be an object with dtype, shape and data_offsets");
+        }
+        JsonNode dt = v.get("dtype");
+        JsonNode shapeNode = v.get("shape");
+        JsonNode offs = v.get("data_offsets");
+        if (dt == null || shapeNode == null || offs == null) {
+            throw bad(path, name, "entry is missing one of dtype, shape, data_offsets");
+        }
+        DType dtype = dt.isTextual() ? DType.parse(dt.asText()) : null;
+        if (dtype == null) {
+            throw bad(path, name, "unknown dtype " + dt + " (expected one of F64, F32, F16, BF16, I64, I32, I16,"
+                    + " I8, U8, BOOL)");
+        }
+        long[] shape = shape(path, name, shapeNode);
+        long expectBytes;
+        try {
+            expectBytes = Math.multiplyExact(numel(path, name, shapeNode, shape), (long) dtype.bytes());
+        } catch (ArithmeticException ex) {
+            throw bad(path, name, "shape " + shapeNode + " x " + dtype + " overflows a 64-bit byte count");
+        }
+        long[] range = offsets(path, name, offs);
+        if (range[1] - range[0] != expectBytes) {
+            throw bad(path, name, "data_offsets " + offs + " hold " + (range[1] - range[0]) + " bytes but shape "
+                    + shapeNode + " of " + dtype + " needs " + expectBytes);
+        }
+        if (range[1] > dataLen) {
+            throw bad(path, name, "data_offsets " + offs + " run past the data section (" + dataLen + " bytes)");
+        }
+        return new TensorInfo(name, dtype, shape, dataStart + range[0], range[1] - range[0]);
+    }
+
+    private static long[] shape(Path path, String name, JsonNode shapeNode) {
+        if (!shapeNode.isArray()) {
+            throw bad(path, name, "shape must be an array of non-negative integers");
+        }
+        long[] shape = new long[shapeNode.size()];
+        for (int i = 0; i < shape.length; i++) {
+            JsonNode d = shapeNode.get(i);
+            if (!d.isIntegralNumber() || !d.canConvertToLong() || d.asLong() < 0) {
+                throw bad(path, name, "shape dimension " + i + " is " + d + ", expected a non-negative integer");
+            }
+            shape[i] = d.asLong();
+        }
+        return shape;
+    }
+
+    private static long numel(Path path, String name, JsonNode shapeNode, long[] shape) {
+        long numel = 1;
+        try {
+            for (long d : shape) {
+                numel = Math.multiplyExact(numel, d);
+            }
+        } catch (ArithmeticException ex) {
+            throw bad(path, name, "shape " + shapeNode + " overflows a 64-bit element count");
+        }
+        return numel;
+    }
+
+    /** [begin, end) of data_offsets: non-negative and ordered. */
+    private static long[] offsets(Path path, String name, JsonNode offs) {
+        if (!offs.isArray() || offs.size() != 2) {
+            throw bad(path, name, "data_offsets must be [begin, end]");
+        }
+        for (JsonNode o : offs) {
+            if (!o.isIntegralNumber() || !o.canConvertToLong() || o.asLong() < 0) {
+                throw bad(path, name, "data_offsets " + offs + " must be non-negative 64-bit integers");
+            }
+        }
+        long begin = offs.get(0).asLong();
+        long end = offs.get(1).asLong();
+        if (end < begin) {
+            throw bad(path, name, "data_offsets " + offs + ": end is before begin");
+        }
+        return new long[] {begin, end};
+    }
+
+    /** No two tensors' non-empty data ranges overlap. */
+    private static void checkNoOverlap(Path path, java.util.Collection<TensorInfo> tensors, long dataStart) {
+        List<TensorInfo> byStart = new ArrayList<>(tensors);
+        byStart.sort(Comparator.comparingLong(TensorInfo::offset).thenComparingLong(TensorInfo::byteLength));
+        for (int i = 1; i < byStart.size(); i++) {
+            TensorInfo prev = byStart.get(i - 1);
+            TensorInfo cur = byStart.get(i);
+            if (cur.offset() < prev.offset() + prev.byteLength() && cur.byteLength() > 0) {
+                throw bad(path, cur.name(), "data range [" + (cur.offset() - dataStart) + ", "
+                        + (cur.offset() - dataStart + cur.byteLength()) + ") overlaps tensor '" + prev.name() + "' ["
+                        + (prev.offset() - dataStart) + ", " + (prev.offset() - dataStart + prev.byteLength()) + ")");
+            }
+        }
     }
 
     private static BadInputException bad(Path path, String tensor, String rule) {

@@ -58,7 +58,10 @@ public record MultimodalPrompt(int[] ids, int images) {
      * Training targets and scored options use this one rule, so what is learnt is what is scored.
      */
     public static int[] continuationIds(Tokenizer tok, String context, String cont, boolean specials) {
-        int[] base = tok.encode(context, specials);
+        return continuationIds(tok, context, tok.encode(context, specials), cont, specials);
+    }
+
+    private static int[] continuationIds(Tokenizer tok, String context, int[] base, String cont, boolean specials) {
         int[] full = tok.encode(context + cont, specials);
         boolean prefix = full.length > base.length;
         for (int i = 0; prefix && i < base.length; i++) {
@@ -72,9 +75,20 @@ public record MultimodalPrompt(int[] ids, int images) {
      * training targets are made and choices are scored.
      */
     public static int[] answerIds(Tokenizer tok, String prompt, String answer) {
+        return answerIds(tok, prompt, List.of(answer)).get(0);
+    }
+
+    /** As {@link #answerIds(Tokenizer, String, String)} for several answers, the prompt's tail tokenized once. */
+    public static List<int[]> answerIds(Tokenizer tok, String prompt, List<String> answers) {
         int cut = prompt.lastIndexOf(IMAGE);
         String tail = cut < 0 ? prompt : prompt.substring(cut + IMAGE.length());
-        return continuationIds(tok, tail, answer, cut < 0);
+        boolean specials = cut < 0;
+        int[] base = tok.encode(tail, specials);
+        List<int[]> out = new ArrayList<>();
+        for (String a : answers) {
+            out.add(continuationIds(tok, tail, base, a, specials));
+        }
+        return out;
     }
 
     public int slots() {

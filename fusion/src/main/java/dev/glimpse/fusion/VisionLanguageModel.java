@@ -278,7 +278,15 @@ public final class VisionLanguageModel implements AutoCloseable {
      * with each placeholder's slots filled by the projected image tokens.
      */
     public Prompt prompt(String text, List<float[]> features) {
-        return prompt(MultimodalPrompt.encode(tokenizer(), text, tower.numTokens()), features);
+        return prompt(encode(text), features);
+    }
+
+    /**
+     * A text prompt's tokens, each {@code <image>} as the tower's count of slots: tokenized once, it gives the
+     * prompt's length ({@code ids().length}) and, with the features, its {@link #sequence}.
+     */
+    public MultimodalPrompt encode(String text) {
+        return MultimodalPrompt.encode(tokenizer(), text, tower.numTokens());
     }
 
     private Prompt prompt(MultimodalPrompt p, List<float[]> features) {
@@ -372,11 +380,7 @@ public final class VisionLanguageModel implements AutoCloseable {
 
     /** The token ids scored for each continuation after {@code prompt}: the ids a bundle's training learnt. */
     public List<int[]> continuationIds(String prompt, List<String> continuations) {
-        List<int[]> conts = new ArrayList<>();
-        for (String c : continuations) {
-            conts.add(MultimodalPrompt.answerIds(tokenizer(), prompt, c));
-        }
-        return conts;
+        return MultimodalPrompt.answerIds(tokenizer(), prompt, continuations);
     }
 
     /** Generates a continuation of a prompt with images spliced in (greedy or sampled). */
@@ -397,7 +401,7 @@ public final class VisionLanguageModel implements AutoCloseable {
     public Completion complete(String prompt, List<float[]> features, GenerationOptions options, List<String> stops,
                                Consumer<String> onText) {
         TextStream text = new TextStream(tokenizer(), stops, onText);
-        Prompt p = prompt(prompt, features);
+        Prompt p = prompt(prompt, features); // tokenized once: its length is the usage's prompt tokens
         LanguageModel.Generation g = llm.generate(p, options, (tok, logits, off) -> text.accept(tok));
         return new Completion(text.finish(), p.length(), g.tokens().length, g.finish() == Decoder.Finish.LENGTH);
     }
@@ -407,12 +411,17 @@ public final class VisionLanguageModel implements AutoCloseable {
      * batching: {@code llm().decoder()}).
      */
     public Decoder.Sequence sequence(String prompt, List<float[]> features, GenerationOptions options) {
+        return sequence(encode(prompt), features, options);
+    }
+
+    /** As {@link #sequence(String, List, GenerationOptions)} for a prompt already {@link #encode encoded}. */
+    public Decoder.Sequence sequence(MultimodalPrompt prompt, List<float[]> features, GenerationOptions options) {
         return Decoder.Sequence.of(prompt(prompt, features), options);
     }
 
     /** Positions a prompt takes in the LLM: its text tokens and the tower's tokens for each {@code <image>}. */
     public int promptTokens(String prompt) {
-        return MultimodalPrompt.encode(tokenizer(), prompt, tower.numTokens()).ids().length;
+        return encode(prompt).ids().length;
     }
 
     @Override

@@ -1,11 +1,10 @@
 package dev.glimpse.langchain4j;
 
 import dev.glimpse.core.BadInputException;
-import dev.glimpse.fusion.Conversation;
-import dev.glimpse.fusion.MultimodalPrompt;
+import dev.glimpse.fusion.ChatInput;
 import dev.glimpse.fusion.VisionLanguageModel;
-import dev.glimpse.language.GenerationOptions;
 import dev.glimpse.vision.ImageLoader;
+import dev.glimpse.vision.ImageResolver;
 import dev.langchain4j.data.image.Image;
 import dev.langchain4j.data.message.AiMessage;
 import dev.langchain4j.data.message.ChatMessage;
@@ -23,8 +22,6 @@ import dev.langchain4j.model.chat.response.ChatResponse;
 import dev.langchain4j.model.output.FinishReason;
 import dev.langchain4j.model.output.TokenUsage;
 import java.awt.image.BufferedImage;
-import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
 
@@ -37,50 +34,51 @@ final class ChatRequests {
                             ChatRequest request, Consumer<String> onText) {
         ChatRequestParameters p = request.parameters();
         refuseUnsupported(p);
-        List<Conversation.Message> messages = new ArrayList<>();
-        List<BufferedImage> images = new ArrayList<>();
-        for (ChatMessage m : request.messages()) {
-            if (m instanceof SystemMessage s) {
-                messages.add(new Conversation.Message("system", s.text()));
-            } else if (m instanceof UserMessage u) {
-                StringBuilder text = new StringBuilder();
-                for (Content c : u.contents()) {
-                    if (c instanceof TextContent t) {
-                        text.append(t.text());
-                    } else if (c instanceof ImageContent i) {
-                        images.add(load(loader, i.image()));
-                        text.append(MultimodalPrompt.IMAGE).append('\n');
-                    } else {
-                        throw new UnsupportedFeatureException("Glimpse takes text and image content, not "
-                                + c.type());
-                    }
-                }
-                messages.add(new Conversation.Message("user", text.toString()));
-            } else if (m instanceof AiMessage a) {
-                if (a.hasToolExecutionRequests()) {
-                    throw new UnsupportedFeatureException("Glimpse does not call tools");
-                }
-                messages.add(new Conversation.Message("assistant", a.text() == null ? "" : a.text()));
-            } else {
-                throw new UnsupportedFeatureException("Glimpse does not take " + m.type() + " messages");
-            }
-        }
-        GenerationOptions.Builder g = GenerationOptions.builder()
-                .maxNewTokens(p.maxOutputTokens() == null ? 256 : p.maxOutputTokens())
-                .seed(seed == null ? System.nanoTime() : seed);
-        if (p.temperature() != null && p.temperature() > 0) {
-            g.sample(p.temperature(), p.topK() == null ? 0 : p.topK(), p.topP() == null ? 1 : p.topP());
-        }
         try {
-            String prompt = Conversation.render(vlm.tokenizer(), messages);
-            VisionLanguageModel.Completion c = vlm.complete(prompt, vlm.features(images), g.build(),
-                    p.stopSequences() == null ? List.of() : p.stopSequences(), onText);
+            ChatInput in = input(request, new ImageResolver(loader, true, false, "fetch remote images yourself"), seed);
+            VisionLanguageModel.Completion c = vlm.complete(in.prompt(vlm.tokenizer()), vlm.features(in.images()),
+                    in.options(), in.stops(), onText);
             return ChatResponse.builder().aiMessage(AiMessage.from(c.text())).modelName(modelName)
                     .tokenUsage(new TokenUsage(c.promptTokens(), c.completionTokens()))
                     .finishReason(c.truncated() ? FinishReason.LENGTH : FinishReason.STOP).build();
         } catch (BadInputException | IllegalArgumentException e) {
             throw new InvalidRequestException(e.getMessage(), e);
         }
+    }
+
+    /** The request as Glimpse's {@link ChatInput}: the checks the server makes too. */
+    private static ChatInput input(ChatRequest request, ImageResolver images, Long seed) {
+        ChatRequestParameters p = request.parameters();
+        ChatInput.Builder in = ChatInput.builder(256, Integer.MAX_VALUE, Integer.MAX_VALUE);
+        int i = 0;
+        for (ChatMessage m : request.messages()) {
+            String field = "messages[" + i++ + "]";
+            if (m instanceof SystemMessage s) {
+                in.message("system", field).text(s.text(), field);
+            } else if (m instanceof UserMessage u) {
+                in.message("user", field);
+                for (Content c : u.contents()) {
+                    if (c instanceof TextContent t) {
+                        in.text(t.text(), field);
+                    } else if (c instanceof ImageContent ic) {
+                        in.image(image(images, ic.image()), field);
+                    } else {
+                        throw new UnsupportedFeatureException("Glimpse takes text and image content, not "
+                                + c.type());
+                    }
+                }
+            } else if (m instanceof AiMessage a) {
+                if (a.hasToolExecutionRequests()) {
+                    throw new UnsupportedFeatureException("Glimpse does not call tools");
+                }
+                in.message("assistant", field).text(a.text() == null ? "" : a.text(), field);
+            } else {
+                throw new UnsupportedFeatureException("Glimpse does not take " + m.type() + " messages");
+            }
+        }
+        return in.maxTokens(p.maxOutputTokens(), "maxOutputTokens").temperature(p.temperature(), "temperature")
+                .topK(p.topK(), "topK").topP(p.topP(), "topP").seed(seed)
+                .stops(p.stopSequences() == null ? List.of() : p.stopSequences(), "stopSequences").build();
     }
 
     private static void refuseUnsupported(ChatRequestParameters p) {
@@ -97,19 +95,13 @@ final class ChatRequests {
     }
 
     /** Base64 data, a data: URL or a file: URL; remote URLs are refused (fetch the image yourself). */
-    private static BufferedImage load(ImageLoader loader, Image image) {
+    private static BufferedImage image(ImageResolver images, Image image) {
         if (image.base64Data() != null) {
-            return loader.loadBase64(image.base64Data(), "ImageContent");
+            return images.resolve(image.base64Data(), "ImageContent");
         }
         if (image.url() == null) {
             throw new InvalidRequestException("ImageContent has neither base64 data nor a URL");
         }
-        String scheme = image.url().getScheme() == null ? "" : image.url().getScheme();
-        return switch (scheme) {
-            case "data" -> loader.loadBase64(image.url().toString(), "ImageContent");
-            case "file" -> loader.load(Path.of(image.url()));
-            default -> throw new UnsupportedFeatureException("ImageContent URL " + image.url() + ": Glimpse reads"
-                    + " base64 data, data: and file: URLs; fetch remote images yourself");
-        };
+        return images.resolve(image.url().toString(), "ImageContent");
     }
 }

@@ -59,19 +59,40 @@ final class OnnxLlamaGraph {
     }
 
     private void graph(String m, String headKey) {
-        int h = c.hiddenSize();
-        int nh = c.numAttentionHeads();
-        int nkv = c.numKeyValueHeads();
-        int hd = c.headDim();
+        inputs();
+        constants();
+        embeddings(LlamaTensors.embedTokens(m));
+        String x = "x0";
+        String n = op("SimplifiedLayerNormalization", List.of(x, weight(LlamaTensors.inputLayernorm(m, 0))),
+                Attribute.of("axis", -1L), Attribute.of("epsilon", (float) c.rmsNormEps()));
+        for (int i = 0; i < c.numHiddenLayers(); i++) {
+            String[] r = layer(m, i, n, x);
+            n = r[0];
+            x = r[1];
+        }
+        head(m, headKey, n);
+    }
+
+    /** The graph's inputs: ids, embeddings, mask, positions, logits to keep, and each layer's past keys and values. */
+    private void inputs() {
         g.input("input_ids", OnnxGraph.INT64, "batch", "tokens");
-        g.input("inputs_embeds", OnnxGraph.FLOAT, "embeds_batch", "embeds_tokens", (long) h);
+        g.input("inputs_embeds", OnnxGraph.FLOAT, "embeds_batch", "embeds_tokens", (long) c.hiddenSize());
         g.input("attention_mask", OnnxGraph.INT64, "batch", "total");
         g.input("position_ids", OnnxGraph.INT64, "batch", "tokens");
         g.input("logits_to_keep", OnnxGraph.INT64, 1L);
         for (int i = 0; i < c.numHiddenLayers(); i++) {
-            g.input("past_key_values." + i + ".key", OnnxGraph.FLOAT, "batch", (long) nkv, "past", (long) hd);
-            g.input("past_key_values." + i + ".value", OnnxGraph.FLOAT, "batch", (long) nkv, "past", (long) hd);
+            g.input("past_key_values." + i + ".key", OnnxGraph.FLOAT, "batch", (long) c.numKeyValueHeads(), "past",
+                    (long) c.headDim());
+            g.input("past_key_values." + i + ".value", OnnxGraph.FLOAT, "batch", (long) c.numKeyValueHeads(), "past",
+                    (long) c.headDim());
         }
+    }
+
+    /** Shapes and scalars every layer shares, the rotary tables and the attention mask (once per query group). */
+    private void constants() {
+        int nh = c.numAttentionHeads();
+        int nkv = c.numKeyValueHeads();
+        int hd = c.headDim();
         g.initializer("lowest", OnnxGraph.FLOAT, new long[] {}, new float[] {-Float.MAX_VALUE});
         g.initializer("zero", OnnxGraph.FLOAT, new long[] {}, new float[] {0f});
         g.initializer("scale", OnnxGraph.FLOAT, new long[] {}, new float[] {(float) (1.0 / Math.sqrt(hd))});
@@ -88,47 +109,49 @@ final class OnnxLlamaGraph {
             masks.add("mask"); // the mask of the T query rows, once per query head of a group
         }
         g.node("Concat", masks, List.of("group_mask"), Attribute.of("axis", 2L));
-        embeddings(LlamaTensors.embedTokens(m));
-        String x = "x0";
-        String n = op("SimplifiedLayerNormalization", List.of(x, weight(LlamaTensors.inputLayernorm(m, 0))),
-                Attribute.of("axis", -1L), Attribute.of("epsilon", (float) c.rmsNormEps()));
-        for (int i = 0; i < c.numHiddenLayers(); i++) {
-            // q, k and v from one product (one pass over the input, one kernel call), split after
-            String[] qkv = fused(n, h, m, i, new String[] {"q_proj", "k_proj", "v_proj"},
-                    new int[] {nh * hd, nkv * hd, nkv * hd});
-            String q = heads(qkv[0], "q_shape", LlamaTensors.headNorm(m, i, 'q'));
-            String k = heads(qkv[1], "kv_shape", LlamaTensors.headNorm(m, i, 'k'));
-            String v = transpose(reshape(qkv[2], "kv_shape"), 0, 2, 1, 3);
-            q = rotate(q);
-            String presentK = "present." + i + ".key";
-            String presentV = "present." + i + ".value";
-            g.node("Concat", List.of("past_key_values." + i + ".key", rotate(k)), List.of(presentK),
-                    Attribute.of("axis", 2L));
-            g.node("Concat", List.of("past_key_values." + i + ".value", v), List.of(presentV),
-                    Attribute.of("axis", 2L));
-            g.output(presentK, OnnxGraph.FLOAT, "batch", (long) nkv, "total", (long) hd);
-            g.output(presentV, OnnxGraph.FLOAT, "batch", (long) nkv, "total", (long) hd);
-            // grouped-query attention without copying keys and values per query head: the query heads sharing a
-            // KV head are stacked along the rows ([B, kv, rep·T, hd]), attend to that head, and are unstacked
-            String grouped = op("Reshape", List.of(op("Mul", List.of(q, "scale")), "group_shape"));
-            String scores = op("MatMul", List.of(grouped, transpose(presentK, 0, 1, 3, 2)));
-            String probs = op("Softmax", List.of(op("Add", List.of(scores, "group_mask"))), Attribute.of("axis", -1L));
-            String heads = op("Reshape", List.of(op("MatMul", List.of(probs, presentV)), "ungroup_shape"));
-            String attn = op("Reshape", List.of(transpose(heads, 0, 2, 1, 3), "merge_heads"));
-            String[] r = skipNorm(linear(attn, LlamaTensors.linear(m, i, "o_proj"), h, nh * hd), x,
-                    LlamaTensors.postAttentionLayernorm(m, i));
-            String n2 = r[0];
-            x = r[1];
-            String[] gateUp = fused(n2, h, m, i, new String[] {"gate_proj", "up_proj"},
-                    new int[] {c.intermediateSize(), c.intermediateSize()});
-            String gate = gateUp[0];
-            String up = gateUp[1];
-            String act = op("Mul", List.of(op("Mul", List.of(gate, op("Sigmoid", List.of(gate)))), up));
-            String next = i + 1 < c.numHiddenLayers() ? LlamaTensors.inputLayernorm(m, i + 1) : LlamaTensors.norm(m);
-            r = skipNorm(linear(act, LlamaTensors.linear(m, i, "down_proj"), h, c.intermediateSize()), x, next);
-            n = r[0];
-            x = r[1];
-        }
+    }
+
+    /**
+     * Decoder layer {@code i} over the normed input {@code n} and the residual stream {@code x}: attention with its
+     * present keys and values as outputs, then the MLP. Returns the next layer's normed input and the stream.
+     */
+    private String[] layer(String m, int i, String n, String x) {
+        int h = c.hiddenSize();
+        int nh = c.numAttentionHeads();
+        int nkv = c.numKeyValueHeads();
+        int hd = c.headDim();
+        // q, k and v from one product (one pass over the input, one kernel call), split after
+        String[] qkv = fused(n, h, m, i, new String[] {"q_proj", "k_proj", "v_proj"},
+                new int[] {nh * hd, nkv * hd, nkv * hd});
+        String q = heads(qkv[0], "q_shape", LlamaTensors.headNorm(m, i, 'q'));
+        String k = heads(qkv[1], "kv_shape", LlamaTensors.headNorm(m, i, 'k'));
+        String v = transpose(reshape(qkv[2], "kv_shape"), 0, 2, 1, 3);
+        q = rotate(q);
+        String presentK = "present." + i + ".key";
+        String presentV = "present." + i + ".value";
+        g.node("Concat", List.of("past_key_values." + i + ".key", rotate(k)), List.of(presentK),
+                Attribute.of("axis", 2L));
+        g.node("Concat", List.of("past_key_values." + i + ".value", v), List.of(presentV), Attribute.of("axis", 2L));
+        g.output(presentK, OnnxGraph.FLOAT, "batch", (long) nkv, "total", (long) hd);
+        g.output(presentV, OnnxGraph.FLOAT, "batch", (long) nkv, "total", (long) hd);
+        // grouped-query attention without copying keys and values per query head: the query heads sharing a KV head
+        // are stacked along the rows ([B, kv, rep·T, hd]), attend to that head, and are unstacked
+        String grouped = op("Reshape", List.of(op("Mul", List.of(q, "scale")), "group_shape"));
+        String scores = op("MatMul", List.of(grouped, transpose(presentK, 0, 1, 3, 2)));
+        String probs = op("Softmax", List.of(op("Add", List.of(scores, "group_mask"))), Attribute.of("axis", -1L));
+        String heads = op("Reshape", List.of(op("MatMul", List.of(probs, presentV)), "ungroup_shape"));
+        String attn = op("Reshape", List.of(transpose(heads, 0, 2, 1, 3), "merge_heads"));
+        String[] r = skipNorm(linear(attn, LlamaTensors.linear(m, i, "o_proj"), h, nh * hd), x,
+                LlamaTensors.postAttentionLayernorm(m, i));
+        String[] gateUp = fused(r[0], h, m, i, new String[] {"gate_proj", "up_proj"},
+                new int[] {c.intermediateSize(), c.intermediateSize()});
+        String act = op("Mul", List.of(op("Mul", List.of(gateUp[0], op("Sigmoid", List.of(gateUp[0])))), gateUp[1]));
+        String next = i + 1 < c.numHiddenLayers() ? LlamaTensors.inputLayernorm(m, i + 1) : LlamaTensors.norm(m);
+        return skipNorm(linear(act, LlamaTensors.linear(m, i, "down_proj"), h, c.intermediateSize()), r[1], next);
+    }
+
+    /** The LM head over the kept last positions of the final normed state {@code n}. */
+    private void head(String m, String headKey, String n) {
         // the final norm is per position, so keeping the last positions before the head gives the same logits
         g.initializer("slice_end", new long[] {1}, new long[] {Long.MAX_VALUE});
         g.initializer("axis_1", new long[] {1}, new long[] {1});
@@ -137,7 +160,8 @@ final class OnnxLlamaGraph {
         // int4 models keep the LM head at 8 bits, as llama.cpp's Q4_0 keeps its output matrix at 6: the logits are
         // what every answer is read from, and the head is a small part of a large model's bytes
         WeightFormat headFormat = o.weights() == WeightFormat.INT4 ? WeightFormat.INT8 : o.weights();
-        g.node("Identity", List.of(linearWeights(kept, head, c.vocabSize(), h, headFormat)), List.of("logits"));
+        g.node("Identity", List.of(linearWeights(kept, head, c.vocabSize(), c.hiddenSize(), headFormat)),
+                List.of("logits"));
         g.output("logits", OnnxGraph.FLOAT, "batch", "kept", (long) c.vocabSize());
     }
 

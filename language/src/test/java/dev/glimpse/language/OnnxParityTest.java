@@ -20,11 +20,13 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * The fp32 ONNX graph against transformers' own outputs (the fixtures' reference.safetensors) and against the DJL
  * model, on every LLM fixture family: from ids with left padding, whole and step by step through the KV cache,
- * from inputs_embeds, and greedy generation. Tolerance: the issue's 1e-4 max-abs on fp32 logits; measured values
- * are printed (≤ 1e-6 seen: the graph does the same fp32 arithmetic, in another order).
+ * from inputs_embeds, and greedy generation. The graph does the same fp32 arithmetic in another order, so logits
+ * differ by rounding only: 9e-7 max-abs at most here (printed per fixture); the bound, 5e-6 (about 40 fp32 ulps at
+ * the logits' magnitude of 1), leaves room for other CPUs' kernels summing in yet another order, and is 20× tighter
+ * than the project's 1e-4 for fp32 logits.
  */
 class OnnxParityTest {
-    static final double TOLERANCE = 1e-4;
+    static final double TOLERANCE = 5e-6;
 
     @TempDir
     static Path cache;

@@ -1,62 +1,71 @@
 package dev.glimpse.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.glimpse.fusion.Conversation;
-import dev.glimpse.fusion.MultimodalPrompt;
-import dev.glimpse.language.GenerationOptions;
+import dev.glimpse.fusion.ChatInput;
 import java.awt.image.BufferedImage;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.BiFunction;
 
 /**
- * An OpenAI chat-completions request, checked: messages (text and image_url parts, images kept where they appear),
- * sampling, stops, logprobs and streaming. What Glimpse cannot honour is refused with a 400 naming the parameter,
- * never ignored.
+ * An OpenAI chat-completions request, checked: its messages, images, sampling and stops as a {@link ChatInput} (the
+ * checks every client API shares), plus what is OpenAI's own: logprobs and streaming. What Glimpse cannot honour is
+ * refused with a 400 naming the parameter, never ignored.
  */
-record ChatRequest(List<Conversation.Message> messages, List<BufferedImage> images, GenerationOptions generation,
-                   List<String> stops, boolean logprobs, int topLogprobs, boolean stream, boolean includeUsage) {
+record ChatRequest(ChatInput input, boolean logprobs, int topLogprobs, boolean stream, boolean includeUsage) {
+    /** The most new tokens one request may ask for: a request's cost stays bounded. */
     static final int MAX_TOKENS = 4096;
 
     /** Parses {@code req}; {@code images} loads an image_url (data: URL, or http(s) where allowed) for a field. */
     static ChatRequest parse(JsonNode req, BiFunction<String, String, BufferedImage> images) {
         refuseUnsupported(req);
+        try {
+            ChatInput.Builder in = ChatInput.builder(64, MAX_TOKENS, ChatInput.OPENAI_STOPS);
+            messages(req, in, images);
+            in.maxTokens(maxTokens(req), maxTokensField(req));
+            in.temperature(optionalNumber(req, "temperature"), "temperature");
+            in.topP(optionalNumber(req, "top_p"), "top_p");
+            in.seed(seed(req));
+            in.stops(stops(req), "stop");
+            int top = topLogprobs(req);
+            boolean stream = bool(req, "stream");
+            JsonNode so = req.get("stream_options");
+            if (so != null && !so.isNull() && !stream) {
+                throw new HttpError(400, "'stream_options' is only allowed with 'stream': true", "stream_options");
+            }
+            boolean usage = so != null && so.isObject() && so.path("include_usage").asBoolean(false);
+            return new ChatRequest(in.build(), bool(req, "logprobs"), top, stream, usage);
+        } catch (ChatInput.Invalid e) {
+            throw new HttpError(400, e.getMessage(), e.field());
+        }
+    }
+
+    /** The messages: string content, or text and image_url parts in order. */
+    private static void messages(JsonNode req, ChatInput.Builder in, BiFunction<String, String, BufferedImage> images) {
         JsonNode ms = req.get("messages");
         if (ms == null || !ms.isArray() || ms.isEmpty()) {
             throw new HttpError(400, "'messages' must be a non-empty list", "messages");
         }
-        List<Conversation.Message> messages = new ArrayList<>();
-        List<BufferedImage> loaded = new ArrayList<>();
         for (int i = 0; i < ms.size(); i++) {
             JsonNode m = ms.get(i);
             String field = "messages[" + i + "]";
-            String role = m.path("role").asText("");
-            if (role.equals("developer")) {
-                role = "system"; // OpenAI's newer name for the system role
-            }
-            if (!List.of("system", "user", "assistant").contains(role)) {
-                throw new HttpError(400, field + ": message role must be system, developer, user or assistant, not '"
-                        + m.path("role").asText("") + "'", field + ".role");
-            }
+            in.message(m.path("role").asText(""), field);
             if (m.has("tool_calls") || m.has("function_call")) {
                 throw new HttpError(400, field + ": tool calls are not supported", field + ".tool_calls");
             }
             JsonNode content = m.get("content");
-            StringBuilder text = new StringBuilder();
             if (content != null && content.isTextual()) {
-                text.append(content.asText());
+                in.text(content.asText(), field + ".content");
             } else if (content != null && content.isArray()) {
                 for (int k = 0; k < content.size(); k++) {
                     JsonNode part = content.get(k);
                     String pf = field + ".content[" + k + "]";
                     switch (part.path("type").asText("")) {
-                        case "text" -> text.append(part.path("text").asText());
+                        case "text" -> in.text(part.path("text").asText(), pf + ".text");
                         case "image_url" -> {
                             JsonNode u = part.path("image_url");
                             String url = u.isTextual() ? u.asText() : u.path("url").asText("");
-                            loaded.add(images.apply(url, pf + ".image_url"));
-                            text.append(MultimodalPrompt.IMAGE).append('\n');
+                            in.image(images.apply(url, pf + ".image_url"), pf);
                         }
                         default -> throw new HttpError(400, pf + ": content part type must be text or image_url, not '"
                                 + part.path("type").asText("") + "'", pf + ".type");
@@ -66,78 +75,73 @@ record ChatRequest(List<Conversation.Message> messages, List<BufferedImage> imag
                 throw new HttpError(400, field + ": message content must be a string or a list of parts",
                         field + ".content");
             }
-            if (text.indexOf(MultimodalPrompt.IMAGE) >= 0 && content.isTextual()) {
-                throw new HttpError(400, field + ": the text holds '" + MultimodalPrompt.IMAGE + "'; send images as"
-                        + " image_url parts", field + ".content");
-            }
-            messages.add(new Conversation.Message(role, text.toString()));
         }
+    }
 
-        int maxTokens = 64;
-        for (String f : List.of("max_completion_tokens", "max_tokens")) {
-            JsonNode v = req.get(f);
-            if (v != null && !v.isNull()) {
-                if (!v.canConvertToInt() || !v.isIntegralNumber() || v.asInt() < 1 || v.asInt() > MAX_TOKENS) {
-                    throw new HttpError(400, "'" + f + "' must be an integer from 1 to " + MAX_TOKENS, f);
-                }
-                maxTokens = v.asInt();
-                break;
-            }
+    /** max_completion_tokens, or the older max_tokens: an integer (range checked by ChatInput), or null. */
+    private static Integer maxTokens(JsonNode req) {
+        String f = maxTokensField(req);
+        JsonNode v = req.get(f);
+        if (v == null || v.isNull()) {
+            return null;
         }
-        double temperature = number(req, "temperature", 0, 0, 2);
-        double topP = number(req, "top_p", 1, Double.MIN_VALUE, 1);
-        GenerationOptions.Builder g = GenerationOptions.builder().maxNewTokens(maxTokens);
+        if (!v.isIntegralNumber() || !v.canConvertToInt()) {
+            throw new HttpError(400, "'" + f + "' must be an integer from 1 to " + MAX_TOKENS, f);
+        }
+        return v.asInt();
+    }
+
+    private static String maxTokensField(JsonNode req) {
+        JsonNode v = req.get("max_completion_tokens");
+        return v != null && !v.isNull() ? "max_completion_tokens" : "max_tokens";
+    }
+
+    private static Long seed(JsonNode req) {
         JsonNode seed = req.get("seed");
-        long s;
         if (seed == null || seed.isNull()) {
-            s = ThreadLocalRandom.current().nextLong(); // OpenAI: without a seed, draws differ
-        } else if (seed.isIntegralNumber() && seed.canConvertToLong()) {
-            s = seed.asLong();
-        } else {
+            return null; // OpenAI: without a seed, draws differ
+        }
+        if (!seed.isIntegralNumber() || !seed.canConvertToLong()) {
             throw new HttpError(400, "'seed' must be an integer", "seed");
         }
-        g.seed(s);
-        if (temperature > 0) {
-            g.sample(temperature, 0, topP); // temperature 0 (the default here) is greedy decoding
-        }
-        List<String> stops = new ArrayList<>();
+        return seed.asLong();
+    }
+
+    /** 'stop': a string or a list of strings (their number and emptiness checked by ChatInput). */
+    private static List<String> stops(JsonNode req) {
         JsonNode st = req.get("stop");
-        if (st != null && !st.isNull()) {
-            if (st.isTextual()) {
-                stops.add(st.asText());
-            } else if (st.isArray() && st.size() <= 4) {
-                for (JsonNode x : st) {
-                    if (!x.isTextual()) {
-                        throw new HttpError(400, "'stop' must be a string or a list of up to 4 strings", "stop");
-                    }
-                    stops.add(x.asText());
-                }
-            } else {
+        List<String> stops = new ArrayList<>();
+        if (st == null || st.isNull()) {
+            return stops;
+        }
+        if (st.isTextual()) {
+            stops.add(st.asText());
+            return stops;
+        }
+        if (!st.isArray()) {
+            throw new HttpError(400, "'stop' must be a string or a list of up to 4 strings", "stop");
+        }
+        for (JsonNode x : st) {
+            if (!x.isTextual()) {
                 throw new HttpError(400, "'stop' must be a string or a list of up to 4 strings", "stop");
             }
-            if (stops.stream().anyMatch(String::isEmpty)) {
-                throw new HttpError(400, "'stop' strings must not be empty", "stop");
-            }
+            stops.add(x.asText());
         }
-        boolean logprobs = bool(req, "logprobs");
-        int top = 0;
+        return stops;
+    }
+
+    private static int topLogprobs(JsonNode req) {
         JsonNode tl = req.get("top_logprobs");
-        if (tl != null && !tl.isNull()) {
-            if (!tl.isIntegralNumber() || tl.asInt() < 0 || tl.asInt() > 20) {
-                throw new HttpError(400, "'top_logprobs' must be an integer from 0 to 20", "top_logprobs");
-            }
-            if (!logprobs) {
-                throw new HttpError(400, "'top_logprobs' needs 'logprobs': true", "top_logprobs");
-            }
-            top = tl.asInt();
+        if (tl == null || tl.isNull()) {
+            return 0;
         }
-        boolean stream = bool(req, "stream");
-        JsonNode so = req.get("stream_options");
-        boolean usage = so != null && so.isObject() && so.path("include_usage").asBoolean(false);
-        if (so != null && !so.isNull() && !stream) {
-            throw new HttpError(400, "'stream_options' is only allowed with 'stream': true", "stream_options");
+        if (!tl.isIntegralNumber() || tl.asInt() < 0 || tl.asInt() > 20) {
+            throw new HttpError(400, "'top_logprobs' must be an integer from 0 to 20", "top_logprobs");
         }
-        return new ChatRequest(messages, loaded, g.build(), stops, logprobs, top, stream, usage);
+        if (!bool(req, "logprobs")) {
+            throw new HttpError(400, "'top_logprobs' needs 'logprobs': true", "top_logprobs");
+        }
+        return tl.asInt();
     }
 
     /** Parameters OpenAI accepts that Glimpse cannot honour: a clear 400 instead of a silent difference. */
@@ -181,14 +185,14 @@ record ChatRequest(List<Conversation.Message> messages, List<BufferedImage> imag
         }
     }
 
-    private static double number(JsonNode req, String f, double dflt, double min, double max) {
+    /** A number field, or null; its range is ChatInput's to check. */
+    private static Double optionalNumber(JsonNode req, String f) {
         JsonNode v = req.get(f);
         if (v == null || v.isNull()) {
-            return dflt;
+            return null;
         }
-        if (!v.isNumber() || v.asDouble() < min || v.asDouble() > max) {
-            throw new HttpError(400, "'" + f + "' must be a number from " + (min == Double.MIN_VALUE ? "above 0" : min)
-                    + " to " + max, f);
+        if (!v.isNumber()) {
+            throw new HttpError(400, "'" + f + "' must be a number", f);
         }
         return v.asDouble();
     }

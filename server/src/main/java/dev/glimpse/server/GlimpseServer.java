@@ -8,10 +8,12 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import dev.glimpse.core.BadInputException;
 import dev.glimpse.fusion.Answer;
-import dev.glimpse.fusion.Conversation;
+import dev.glimpse.fusion.ChatInput;
+import dev.glimpse.fusion.MultimodalPrompt;
 import dev.glimpse.fusion.Question;
 import dev.glimpse.fusion.VisionLanguageModel;
 import dev.glimpse.vision.ImageLoader;
+import dev.glimpse.vision.ImageResolver;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.InputStream;
@@ -144,6 +146,7 @@ public final class GlimpseServer implements AutoCloseable {
     private final String modelName;
     private final Builder options;
     private final ImageLoader loader;
+    private final ImageResolver images;
     private final ModelWorker worker;
     private final ServerMetrics metrics;
     private final HttpServer http;
@@ -159,6 +162,8 @@ public final class GlimpseServer implements AutoCloseable {
         this.modelName = b.modelName;
         this.options = b;
         this.loader = new ImageLoader(b.maxPixels, b.maxBodyBytes);
+        this.images = new ImageResolver(loader, false, b.allowRemoteImages, "send a data URL, or start the server"
+                + " with --allow-remote-images");
         ModelWorker[] w = new ModelWorker[1];
         this.metrics = new ServerMetrics(() -> w[0] == null ? 0 : w[0].queued(), () -> w[0] == null ? 0
                 : w[0].active());
@@ -341,10 +346,10 @@ public final class GlimpseServer implements AutoCloseable {
                     + modelName + "' (GET /v1/models)", "model");
         }
         ChatRequest r = ChatRequest.parse(req, this::image);
-        String prompt = Conversation.render(vlm.tokenizer(), r.messages());
-        int promptTokens = checkPromptLength(vlm.promptTokens(prompt), r.images().size(),
-                r.generation().maxNewTokens());
-        ModelWorker.ChatJob job = new ModelWorker.ChatJob(prompt, promptTokens, r.images(), r.generation(), r.stops(),
+        ChatInput in = r.input();
+        MultimodalPrompt prompt = vlm.encode(in.prompt(vlm.tokenizer())); // tokenized once, here
+        checkPromptLength(prompt.ids().length, in.images().size(), in.options().maxNewTokens());
+        ModelWorker.ChatJob job = new ModelWorker.ChatJob(prompt, in.images(), in.options(), in.stops(),
                 r.logprobs(), r.topLogprobs());
         submit(job);
         String id = "chatcmpl-" + UUID.randomUUID();
@@ -512,31 +517,11 @@ public final class GlimpseServer implements AutoCloseable {
     }
 
     private BufferedImage image(String ref, String field) {
-        if (ref.startsWith("http://") || ref.startsWith("https://")) {
-            if (!options.allowRemoteImages) {
-                throw new HttpError(400, "'" + field + "': remote image URLs are refused (send a data URL, or start"
-                        + " the server with --allow-remote-images)", field);
-            }
-            try {
-                HttpClient c = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10))
-                        .followRedirects(HttpClient.Redirect.NORMAL).build();
-                HttpResponse<InputStream> r = c.send(HttpRequest.newBuilder(URI.create(ref))
-                        .timeout(Duration.ofSeconds(20)).build(), HttpResponse.BodyHandlers.ofInputStream());
-                if (r.statusCode() != 200) {
-                    throw new HttpError(400, "'" + field + "': fetching the image answered HTTP " + r.statusCode(),
-                            field);
-                }
-                try (InputStream in = r.body()) {
-                    return loader.load(in, field);
-                }
-            } catch (IOException | IllegalArgumentException e) {
-                throw new HttpError(400, "'" + field + "': cannot fetch the image: " + e.getMessage(), field);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new HttpError(503, "interrupted");
-            }
+        try {
+            return images.resolve(ref, field);
+        } catch (BadInputException e) {
+            throw new HttpError(400, e.getMessage(), field);
         }
-        return loader.loadBase64(ref, "'" + field + "'");
     }
 
     private void submit(ModelWorker.Job job) {

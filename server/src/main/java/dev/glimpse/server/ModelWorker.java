@@ -1,6 +1,7 @@
 package dev.glimpse.server;
 
 import dev.glimpse.fusion.Answer;
+import dev.glimpse.fusion.MultimodalPrompt;
 import dev.glimpse.fusion.Question;
 import dev.glimpse.fusion.TextStream;
 import dev.glimpse.fusion.VisionLanguageModel;
@@ -66,7 +67,7 @@ final class ModelWorker {
 
     /** A completion of a chat prompt; its events arrive in {@link #events} as tokens are made. */
     static final class ChatJob extends Job {
-        final String prompt;
+        final MultimodalPrompt prompt; // tokenized once, by the request's thread
         final int promptTokens;
         final GenerationOptions options;
         final List<String> stops;
@@ -79,11 +80,11 @@ final class ModelWorker {
         private int generated;
         private long firstTokenAt;
 
-        ChatJob(String prompt, int promptTokens, List<BufferedImage> images, GenerationOptions options,
-                List<String> stops, boolean logprobs, int topLogprobs) {
+        ChatJob(MultimodalPrompt prompt, List<BufferedImage> images, GenerationOptions options, List<String> stops,
+                boolean logprobs, int topLogprobs) {
             super(images);
             this.prompt = prompt;
-            this.promptTokens = promptTokens;
+            this.promptTokens = prompt.ids().length;
             this.options = options;
             this.stops = stops;
             this.logprobs = logprobs;

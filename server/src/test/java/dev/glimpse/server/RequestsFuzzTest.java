@@ -7,7 +7,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.glimpse.core.BadInputException;
 import dev.glimpse.core.Fuzzing;
 import dev.glimpse.core.TestData;
-import dev.glimpse.fusion.Conversation;
 import dev.glimpse.language.Tokenizer;
 import dev.glimpse.vision.ImageLoader;
 import java.awt.image.BufferedImage;
@@ -37,7 +36,7 @@ class RequestsFuzzTest {
             JsonNode n = json(body);
             try {
                 ChatRequest r = ChatRequest.parse(n, RequestsFuzzTest::image);
-                Conversation.render(TOKENIZER, r.messages());
+                r.input().prompt(TOKENIZER);
             } catch (HttpError e) {
                 refusal(e);
             }

@@ -72,92 +72,105 @@ public final class ImageProcessor {
     /** pixel_values [3, H, W] (channel-first) of one 8-bit RGB image. */
     public float[] pixelValues(BufferedImage image) {
         BufferedImage img = ImageLoader.toRgb(image);
-        int w = img.getWidth();
-        int h = img.getHeight();
-        int[] rgb = img.getRGB(0, 0, w, h, null, 0, w);
-        if (config.padToSquare() && w != h) {
-            int[] bg = new int[3];
-            for (int c = 0; c < 3; c++) {
-                bg[c] = (int) (config.imageMean()[c] * 255);
-            }
-            int side = Math.max(w, h);
-            int[] sq = new int[side * side];
-            Arrays.fill(sq, (bg[0] << 16) | (bg[1] << 8) | bg[2]);
-            int ox = (side - w) / 2;
-            int oy = (side - h) / 2;
-            for (int y = 0; y < h; y++) {
-                System.arraycopy(rgb, y * w, sq, (y + oy) * side + ox, w);
-            }
-            rgb = sq;
-            w = side;
-            h = side;
+        Raster r = new Raster(img.getRGB(0, 0, img.getWidth(), img.getHeight(), null, 0, img.getWidth()),
+                img.getWidth(), img.getHeight());
+        if (config.padToSquare() && r.w != r.h) {
+            r = padToSquare(r);
         }
         if (config.doResize()) {
-            int outW;
-            int outH;
-            if (config.shortestEdge() > 0) {
-                int s = config.shortestEdge();
-                // transformers' get_resize_output_image_size(default_to_square=False): int() truncation
-                if (w <= h) {
-                    outW = s;
-                    outH = (int) ((long) s * h / w);
-                } else {
-                    outH = s;
-                    outW = (int) ((long) s * w / h);
-                }
-            } else {
-                outW = config.width();
-                outH = config.height();
-            }
-            if (outW != w || outH != h) {
-                rgb = PillowResize.resize(rgb, w, h, outW, outH, filter,
-                        backend == ResizeBackend.PILLOW ? PillowResize.Backend.PILLOW : PillowResize.Backend.TORCHVISION);
-                w = outW;
-                h = outH;
-            }
+            r = resize(r);
         }
         if (config.doCenterCrop()) {
-            int ch = config.cropHeight();
-            int cw = config.cropWidth();
-            int top = Math.floorDiv(h - ch, 2);
-            int left = Math.floorDiv(w - cw, 2);
-            int[] out = new int[ch * cw]; // zeros where the crop reaches past a small image, as transformers pads
-            if (top < 0 || left < 0) {
-                int nh = Math.max(ch, h);
-                int nw = Math.max(cw, w);
-                int topPad = (int) Math.ceil((nh - h) / 2.0);
-                int leftPad = (int) Math.ceil((nw - w) / 2.0);
-                int[] padded = new int[nh * nw];
-                for (int y = 0; y < h; y++) {
-                    System.arraycopy(rgb, y * w, padded, (y + topPad) * nw + leftPad, w);
-                }
-                rgb = padded;
-                top += topPad;
-                left += leftPad;
-                w = nw;
-                h = nh;
-                top = Math.floorDiv(h - ch, 2);
-                left = Math.floorDiv(w - cw, 2);
-            }
-            for (int y = 0; y < ch; y++) {
-                System.arraycopy(rgb, (y + top) * w + left, out, y * cw, cw);
-            }
-            rgb = out;
-            w = cw;
-            h = ch;
+            r = centerCrop(r);
         }
-        float[] px = new float[3 * h * w];
+        return normalize(r);
+    }
+
+    /** Packed 0xRRGGBB pixels, row-major, of a w × h image. */
+    private record Raster(int[] rgb, int w, int h) {}
+
+    /** LLaVA's expand2square: centred on a square of the mean colour. */
+    private Raster padToSquare(Raster r) {
+        int[] bg = new int[3];
+        for (int c = 0; c < 3; c++) {
+            bg[c] = (int) (config.imageMean()[c] * 255);
+        }
+        int side = Math.max(r.w, r.h);
+        int[] sq = new int[side * side];
+        Arrays.fill(sq, (bg[0] << 16) | (bg[1] << 8) | bg[2]);
+        int ox = (side - r.w) / 2;
+        int oy = (side - r.h) / 2;
+        for (int y = 0; y < r.h; y++) {
+            System.arraycopy(r.rgb, y * r.w, sq, (y + oy) * side + ox, r.w);
+        }
+        return new Raster(sq, side, side);
+    }
+
+    /** To the shortest edge (aspect kept, as transformers truncates) or to the fixed size. */
+    private Raster resize(Raster r) {
+        int outW;
+        int outH;
+        if (config.shortestEdge() > 0) {
+            int s = config.shortestEdge();
+            // transformers' get_resize_output_image_size(default_to_square=False): int() truncation
+            if (r.w <= r.h) {
+                outW = s;
+                outH = (int) ((long) s * r.h / r.w);
+            } else {
+                outH = s;
+                outW = (int) ((long) s * r.w / r.h);
+            }
+        } else {
+            outW = config.width();
+            outH = config.height();
+        }
+        if (outW == r.w && outH == r.h) {
+            return r;
+        }
+        return new Raster(PillowResize.resize(r.rgb, r.w, r.h, outW, outH, filter,
+                backend == ResizeBackend.PILLOW ? PillowResize.Backend.PILLOW : PillowResize.Backend.TORCHVISION),
+                outW, outH);
+    }
+
+    /** The centre crop; zeros where the crop reaches past a small image, as transformers pads. */
+    private Raster centerCrop(Raster r) {
+        int ch = config.cropHeight();
+        int cw = config.cropWidth();
+        if (r.h < ch || r.w < cw) {
+            int nh = Math.max(ch, r.h);
+            int nw = Math.max(cw, r.w);
+            int topPad = (int) Math.ceil((nh - r.h) / 2.0);
+            int leftPad = (int) Math.ceil((nw - r.w) / 2.0);
+            int[] padded = new int[nh * nw];
+            for (int y = 0; y < r.h; y++) {
+                System.arraycopy(r.rgb, y * r.w, padded, (y + topPad) * nw + leftPad, r.w);
+            }
+            r = new Raster(padded, nw, nh);
+        }
+        int top = Math.floorDiv(r.h - ch, 2);
+        int left = Math.floorDiv(r.w - cw, 2);
+        int[] out = new int[ch * cw];
+        for (int y = 0; y < ch; y++) {
+            System.arraycopy(r.rgb, (y + top) * r.w + left, out, y * cw, cw);
+        }
+        return new Raster(out, cw, ch);
+    }
+
+    /** Channel-first floats: rescaled, then normalised by the mean and std. */
+    private float[] normalize(Raster r) {
+        int n = r.h * r.w;
+        float[] px = new float[3 * n];
         double scale = config.doRescale() ? config.rescaleFactor() : 1.0;
         float[] mean = config.imageMean();
         float[] std = config.imageStd();
         for (int c = 0; c < 3; c++) {
             int shift = 16 - 8 * c;
-            for (int i = 0; i < h * w; i++) {
-                float v = (float) (((rgb[i] >> shift) & 0xff) * scale);
+            for (int i = 0; i < n; i++) {
+                float v = (float) (((r.rgb[i] >> shift) & 0xff) * scale);
                 if (config.doNormalize()) {
                     v = (v - mean[c]) / std[c];
                 }
-                px[c * h * w + i] = v;
+                px[c * n + i] = v;
             }
         }
         return px;

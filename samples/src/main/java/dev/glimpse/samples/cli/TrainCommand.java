@@ -289,6 +289,21 @@ final class TrainCommand implements Callable<Integer> {
         return t;
     }
 
+    /** The training options the flags ask for, computing in {@code compute}. */
+    private TrainingOptions options(DataType compute) {
+        TrainingOptions.Builder ob = TrainingOptions.builder().batchSize(batchSize).gradientAccumulation(gradAccum)
+                .learningRate(lr).weightDecay(weightDecay).epochs(epochs).maxSteps(maxSteps).seed(seed)
+                .checkpointEvery(checkpointEvery).evalEvery(evalEvery).endOfSequence(!noEos)
+                .dataType(compute).activationCheckpointing(activationCheckpointing);
+        if (llmLr != null) {
+            ob.llmAdapterLearningRate(llmLr);
+        }
+        if (timeLimit != null) {
+            ob.timeLimit(parseDuration(timeLimit));
+        }
+        return ob.build();
+    }
+
     /** What --json prints: the run's parts, figures and files. */
     private Map<String, Object> summary(TrainingRun.Result run, Device dev, DataType compute, int examples, int held) {
         AdapterTrainer.Result r = run.training();
@@ -332,19 +347,9 @@ final class TrainCommand implements Callable<Integer> {
         }
         List<TrainingExample> train = all.subList(0, all.size() - held);
         List<TrainingExample> heldOut = all.subList(all.size() - held, all.size());
-        TrainingOptions.Builder ob = TrainingOptions.builder().batchSize(batchSize).gradientAccumulation(gradAccum)
-                .learningRate(lr).weightDecay(weightDecay).epochs(epochs).maxSteps(maxSteps).seed(seed)
-                .checkpointEvery(checkpointEvery).evalEvery(evalEvery).endOfSequence(!noEos);
         Device dev = device();
         DataType compute = computeType(dev);
-        ob.dataType(compute).activationCheckpointing(activationCheckpointing);
-        if (llmLr != null) {
-            ob.llmAdapterLearningRate(llmLr);
-        }
-        if (timeLimit != null) {
-            ob.timeLimit(parseDuration(timeLimit));
-        }
-        TrainingOptions opts = ob.build();
+        TrainingOptions opts = options(compute);
         Path llmDir = GlimpseCli.repository().resolve(llm);
         Path visionPath = GlimpseCli.repository().resolve(vision);
         TrainingRun.Result run;

@@ -177,14 +177,7 @@ public final class DemoRunner {
                     train.size() + test.size()));
             float[] blind = tower.encode(List.of(DiagramDataset.blank())).image(0);
 
-            List<TrainingExample> examples = new ArrayList<>();
-            for (DiagramDataset.Item it : train) {
-                String prompt = template.render(new Question(List.of(DiagramDataset.blank()), it.question(),
-                        it.options(), ""));
-                examples.add(new TrainingExample(it.id(), List.of(it.id()), prompt,
-                        template.continuation(it.options(), it.answer())));
-            }
-            Training job = new Training(s, examples, features, phases, log);
+            Training job = new Training(s, examples(train, template), features, phases, log);
             TrainingRun.Result first = train(job, lm, tower, main, trainDir, b -> b.bundle(bundleDir,
                     bundleDir.relativize(DemoKit.tower(kit)).toString(), bundleDir.relativize(DemoKit.llm(kit))
                     .toString(), "stories260k"));
@@ -194,18 +187,13 @@ public final class DemoRunner {
             vlm = VisionLanguageModel.of(tower, lm, adapter, "stories260k", template);
             Map<String, int[]> seeing = score(vlm, s, test, features, null);
             Map<String, int[]> blinded = score(vlm, s, test, features, blind);
-            Map<String, Double> chance = new LinkedHashMap<>();
-            for (DiagramDataset.Kind k : s.kinds()) {
-                chance.put(k.label(), 1.0 / k.options.size());
-            }
             List<Row> table = new ArrayList<>(List.of(row(main.row, seeing)));
             for (Variant v : s.variants().subList(1, s.variants().size())) {
                 table.add(variantRow(kit, out, job, v, test));
             }
             table.add(row(main == Variant.PROJECTOR ? "adapter, image blanked"
                     : main.row.replace("adapter + ", "") + ", image blanked", blinded));
-            table.add(new Row("chance", chance, chance.values().stream().mapToDouble(Double::doubleValue).average()
-                    .orElse(0)));
+            table.add(chance(s));
             List<String> samples = answerSamples(vlm, out.resolve("samples"), s);
             Path chart = out.resolve("accuracy_by_kind.png");
             chart(table, chart);
@@ -224,6 +212,28 @@ public final class DemoRunner {
                 lm.close();
             }
         }
+    }
+
+    /** The training examples: each diagram's prompt (its image a slot) and the continuation of its answer. */
+    private static List<TrainingExample> examples(List<DiagramDataset.Item> train, PromptTemplate template) {
+        List<TrainingExample> examples = new ArrayList<>();
+        for (DiagramDataset.Item it : train) {
+            String prompt = template.render(new Question(List.of(DiagramDataset.blank()), it.question(),
+                    it.options(), ""));
+            examples.add(new TrainingExample(it.id(), List.of(it.id()), prompt,
+                    template.continuation(it.options(), it.answer())));
+        }
+        return examples;
+    }
+
+    /** The chance row: one over each kind's number of options. */
+    private static Row chance(Settings s) {
+        Map<String, Double> chance = new LinkedHashMap<>();
+        for (DiagramDataset.Kind k : s.kinds()) {
+            chance.put(k.label(), 1.0 / k.options.size());
+        }
+        return new Row("chance", chance, chance.values().stream().mapToDouble(Double::doubleValue).average()
+                .orElse(0));
     }
 
     /** What every row trains on, and where it reports. */
