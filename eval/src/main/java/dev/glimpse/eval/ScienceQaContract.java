@@ -4,15 +4,18 @@ import dev.glimpse.core.BadInputException;
 import dev.glimpse.fusion.PromptTemplate;
 import dev.glimpse.fusion.VisionLanguageModel;
 import dev.glimpse.language.GenerationOptions;
+import dev.glimpse.training.TrainingExample;
 import dev.glimpse.vision.ImageLoader;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
  * ScienceQA's side of the prompt contract: a problem rendered by a {@link PromptTemplate} (its hint is the context,
- * one {@code <image>} when it has an image), the continuation trained for its gold choice, and a
- * {@link VisionLanguageModel} as an {@link EvalRunner.Model} that renders the same way — so what a model was trained
- * on is what it is scored on.
+ * one {@code <image>} when it has an image), the continuation trained for its gold choice, the problems as training
+ * examples, and a {@link VisionLanguageModel} as an {@link EvalRunner.Model} that renders the same way — so what a
+ * model was trained on is what it is scored on.
  */
 public final class ScienceQaContract {
     private ScienceQaContract() {}
@@ -28,6 +31,36 @@ public final class ScienceQaContract {
             throw new BadInputException("ScienceQA problem " + p.id() + " has no gold answer");
         }
         return t.continuation(p.choices(), p.answer());
+    }
+
+    /** ScienceQA problems as training examples under LLaVA-1.5's prompt contract ({@link PromptTemplate#LLAVA}). */
+    public static List<TrainingExample> examples(ScienceQaDataset data, Path imagesDir) {
+        return examples(data, imagesDir, PromptTemplate.LLAVA);
+    }
+
+    /**
+     * ScienceQA problems as training examples rendered by {@code t}: the prompt (with an {@code <image>} when the
+     * problem has an image) and, as the answer, exactly the continuation evaluation scores for the gold choice
+     * (" A" under LLaVA's template). Problems without a gold answer are left out; a missing image is refused with
+     * the problem's id.
+     */
+    public static List<TrainingExample> examples(ScienceQaDataset data, Path imagesDir, PromptTemplate t) {
+        List<TrainingExample> out = new ArrayList<>();
+        for (Problem p : data.problems()) {
+            if (p.answer() < 0) {
+                continue;
+            }
+            List<String> images = new ArrayList<>();
+            if (p.hasImage()) {
+                Path img = ScienceQaDataset.imagePath(p, imagesDir);
+                if (!Files.isRegularFile(img)) {
+                    throw new BadInputException("ScienceQA problem " + p.id() + ": image " + img + " is missing");
+                }
+                images.add(img.toAbsolutePath().normalize().toString());
+            }
+            out.add(new TrainingExample(p.id(), images, render(t, p), answer(t, p)));
+        }
+        return out;
     }
 
     /**

@@ -116,14 +116,26 @@ public record RuntimeOptions(InferenceEngine engine, Device device, DataType dat
         };
     }
 
-    /** The ONNX engine's builder for {@code dir} with these options. */
+    /**
+     * The ONNX engine's builder for {@code dir} with these options. Without a device it takes the default both
+     * engines share — the GPU when libtorch sees one — where ONNX Runtime's build has CUDA, else the CPU.
+     */
     public OnnxCausalLM.Builder onnx(Path dir) {
-        OnnxCausalLM.Builder b = OnnxCausalLM.builder(dir).weights(weights).threads(threads)
-                .gpu(device != null && device.isGpu());
+        boolean gpu = device != null ? device.isGpu() : GlimpseEngine.device().isGpu() && onnxCuda();
+        OnnxCausalLM.Builder b = OnnxCausalLM.builder(dir).weights(weights).threads(threads).gpu(gpu);
         if (accuracyLevel != null) {
             b.accuracyLevel(accuracyLevel);
         }
         return onnxCache != null ? b.cacheDir(onnxCache) : b;
+    }
+
+    /** Whether the ONNX Runtime on the class path has the CUDA provider (the -Pgpu build). */
+    private static boolean onnxCuda() {
+        try {
+            return ai.onnxruntime.OrtEnvironment.getAvailableProviders().contains(ai.onnxruntime.OrtProvider.CUDA);
+        } catch (RuntimeException | LinkageError e) {
+            return false;
+        }
     }
 
     /** A manager on this runtime's device for the DJL engine. */

@@ -1,7 +1,10 @@
 package dev.glimpse.training;
 
+import dev.glimpse.core.AtomicFile;
+import java.nio.channels.Channels;
 import java.nio.file.Path;
 import java.util.List;
+import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.style.markers.SeriesMarkers;
@@ -24,6 +27,9 @@ public final class LossCurve {
             y[i] = points.get(i)[1];
         }
         chart.addSeries("loss", x, y).setMarker(SeriesMarkers.NONE);
-        dev.glimpse.eval.ReportWriter.savePng(chart, png);
+        System.setProperty("java.awt.headless", "true");
+        // written whole or not at all: a run killed while drawing leaves the previous curve
+        AtomicFile.write(png, ch -> BitmapEncoder.saveBitmap(chart, Channels.newOutputStream(ch),
+                BitmapEncoder.BitmapFormat.PNG));
     }
 }

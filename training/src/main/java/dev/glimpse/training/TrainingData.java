@@ -3,9 +3,6 @@ package dev.glimpse.training;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.glimpse.core.BadInputException;
-import dev.glimpse.eval.Problem;
-import dev.glimpse.eval.ScienceQaContract;
-import dev.glimpse.eval.ScienceQaDataset;
 import dev.glimpse.fusion.MultimodalPrompt;
 import dev.glimpse.fusion.PromptTemplate;
 import java.io.IOException;
@@ -95,36 +92,6 @@ public final class TrainingData {
             }
             out.add(new TrainingExample(n.path("id").asText(Integer.toString(i)), images, prompt,
                     conv.get(1).path("value").asText()));
-        }
-        return out;
-    }
-
-    /** ScienceQA problems under LLaVA-1.5's prompt contract ({@link PromptTemplate#LLAVA}). */
-    public static List<TrainingExample> scienceQa(ScienceQaDataset data, Path imagesDir) {
-        return scienceQa(data, imagesDir, PromptTemplate.LLAVA);
-    }
-
-    /**
-     * ScienceQA problems rendered by {@code template}: the prompt (with an {@code <image>} when the problem has an
-     * image) and, as the answer, exactly the continuation that evaluation scores for the gold choice (" A" under
-     * LLaVA's template). Problems whose image is missing are refused with their id.
-     */
-    public static List<TrainingExample> scienceQa(ScienceQaDataset data, Path imagesDir, PromptTemplate template) {
-        List<TrainingExample> out = new ArrayList<>();
-        for (Problem p : data.problems()) {
-            if (p.answer() < 0) {
-                continue;
-            }
-            List<String> images = new ArrayList<>();
-            if (p.hasImage()) {
-                Path img = ScienceQaDataset.imagePath(p, imagesDir);
-                if (!Files.isRegularFile(img)) {
-                    throw new BadInputException("ScienceQA problem " + p.id() + ": image " + img + " is missing");
-                }
-                images.add(img.toAbsolutePath().normalize().toString());
-            }
-            out.add(new TrainingExample(p.id(), images, ScienceQaContract.render(template, p),
-                    ScienceQaContract.answer(template, p)));
         }
         return out;
     }

@@ -5,6 +5,7 @@ import dev.glimpse.core.BadInputException;
 import dev.glimpse.core.DType;
 import dev.glimpse.core.GlimpseEngine;
 import dev.glimpse.core.ModelRepository;
+import dev.glimpse.eval.ScienceQaContract;
 import dev.glimpse.eval.ScienceQaDataset;
 import dev.glimpse.fusion.Adapter;
 import dev.glimpse.fusion.AdapterConfig;
@@ -249,14 +250,14 @@ final class TrainCommand implements Callable<Integer> {
             if (!Files.isRegularFile(problems) || !Files.isRegularFile(splits)) {
                 throw new BadInputException(data + ": a ScienceQA directory needs problems.json and pid_splits.json");
             }
-            return TrainingData.scienceQa(ScienceQaDataset.fromProblems(problems, splits, split), root, t);
+            return ScienceQaContract.examples(ScienceQaDataset.fromProblems(problems, splits, split), root, t);
         }
         String name = data.getFileName().toString();
         if (name.endsWith(".jsonl")) {
             return TrainingData.jsonl(data);
         }
         if (!t.equals(PromptTemplate.RAW)) {
-            return TrainingData.scienceQa(ScienceQaDataset.fromLlavaQuestions(data), root, t);
+            return ScienceQaContract.examples(ScienceQaDataset.fromLlavaQuestions(data), root, t);
         }
         return TrainingData.llavaConversations(data, root);
     }

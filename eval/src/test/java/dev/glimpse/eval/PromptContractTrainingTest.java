@@ -1,18 +1,19 @@
-package dev.glimpse.training;
+package dev.glimpse.eval;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ai.djl.ndarray.types.DataType;
+import dev.glimpse.core.GlimpseEngine;
 import dev.glimpse.core.TestData;
-import dev.glimpse.eval.Problem;
-import dev.glimpse.eval.ScienceQaContract;
-import dev.glimpse.eval.ScienceQaDataset;
 import dev.glimpse.fusion.Projector;
 import dev.glimpse.fusion.ProjectorType;
 import dev.glimpse.fusion.PromptTemplate;
 import dev.glimpse.fusion.VisionLanguageModel;
 import dev.glimpse.language.CausalLM;
+import dev.glimpse.training.BatchBuilder;
+import dev.glimpse.training.TrainingExample;
 import dev.glimpse.vision.OnnxVisionTower;
 import dev.glimpse.vision.VisionTower;
 import java.nio.file.Files;
@@ -41,14 +42,14 @@ class PromptContractTrainingTest {
         assertTrue(d.problems().stream().anyMatch(Problem::hasImage), "image problems are covered");
         VisionTower tower = OnnxVisionTower.builder(TestData.model("mobilenet-v2-features"))
                 .layer("block_13_hidden_state").build();
-        CausalLM lm = ToyTask.lm();
+        CausalLM lm = CausalLM.load(TestData.model("stories260k"), GlimpseEngine.newCpuManager(), DataType.FLOAT32);
         try (VisionLanguageModel vlm = VisionLanguageModel.of(tower, lm, Projector.initialize(ProjectorType.LINEAR,
                 tower.hiddenSize(), lm.config().hiddenSize(), false, 1), PromptTemplate.LLAVA)) {
             BatchBuilder builder = new BatchBuilder(lm, tower.numTokens());
             for (PromptTemplate t : List.of(PromptTemplate.LLAVA, PromptTemplate.LLAVA.withScoring(
                     PromptTemplate.Scoring.OPTIONS), new PromptTemplate("<image>\nQuestion: {question}\nAnswer:",
                     PromptTemplate.Scoring.OPTIONS, " "))) {
-                List<TrainingExample> examples = TrainingData.scienceQa(d, images, t);
+                List<TrainingExample> examples = ScienceQaContract.examples(d, images, t);
                 assertEquals(d.size(), examples.size());
                 for (int i = 0; i < examples.size(); i++) {
                     Problem p = d.problems().get(i);
