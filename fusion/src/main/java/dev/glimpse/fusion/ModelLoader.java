@@ -48,7 +48,7 @@ final class ModelLoader {
         LanguageAdapter llmAdapter = adapterDir == null ? null : LanguageAdapter.load(adapterDir);
         Path llmDir = resolve(dir, b.llm());
         Adapter adapter = Adapter.load(resolve(dir, b.adapter()));
-        VisionTower tower = VisionTower.open(resolve(dir, b.vision()), b.visionLayer(), b.dropCls());
+        VisionTower tower = VisionTower.open(resolve(dir, b.vision()), b.visionLayer(), b.dropCls(), runtime.device());
         LanguageModel lm = null;
         try {
             lm = runtime.open(llmDir, llmAdapter, adapterDir);
@@ -75,7 +75,8 @@ final class ModelLoader {
     /** A LLaVA checkpoint: tower, projector and LLM from one directory (llava-hf or transformers-5 key layout). */
     private VisionLanguageModel loadLlava(Path dir) {
         LlavaConfig cfg = (LlavaConfig) ModelConfig.read(dir);
-        NDManager towerManager = GlimpseEngine.newManager();
+        NDManager towerManager = runtime.device() == null ? GlimpseEngine.newManager()
+                : GlimpseEngine.newManager(runtime.device());
         VitVisionTower tower = null;
         LanguageModel lm = null;
         try (Checkpoint ckpt = Checkpoint.open(dir)) {

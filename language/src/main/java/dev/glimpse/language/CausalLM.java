@@ -562,9 +562,9 @@ public final class CausalLM implements LanguageModel {
     }
 
     /**
-     * Scores the continuations of several prompts in one batch (e.g. multiple-choice requests that arrive together):
-     * the prompts [1, P_i, H] are left-padded and run together once, then every continuation of every prompt is fed
-     * together over its prompt's cache rows. {@code visuals} holds each prompt's global image feature [1, H] or null.
+     * Scores the continuations of several prompts in one batch ({@link ContinuationBatch}: the prompts [1, P_i, H]
+     * left-padded and run together once, then every continuation over its prompt's cache row). {@code visuals} holds
+     * each prompt's global image feature [1, H] or null.
      */
     private List<double[]> scoreSpliced(List<NDArray> promptEmbeds, List<NDArray> visuals,
                                         List<List<int[]>> continuations) {
@@ -572,103 +572,57 @@ public final class CausalLM implements LanguageModel {
             throw new IllegalArgumentException("one visual (or null) and one list of continuations per prompt");
         }
         ContinuationBatch batch = new ContinuationBatch(continuations);
-        try (NDManager m = weights.newSubManager(); KvCache cache = newCache(m)) {
-            LeftPadded prompts = leftPad(m, promptEmbeds);
-            Output prompt = forward(Input.embeds(prompts.x()).attentionMask(m.create(prompts.mask(),
-                            new Shape(prompts.rows(), prompts.width())))
-                    .positionIds(m.create(prompts.positions(), new Shape(prompts.rows(), prompts.width())))
-                    .cache(cache).adapter(batchVisual(m, visuals, null)).lastTokenLogitsOnly());
-            float[] firstLp = prompt.logits().toType(DataType.FLOAT32, false).logSoftmax(-1).toFloatArray();
-            int v = config().vocabSize();
-            double[] scores = new double[batch.total()];
-            for (int t = 0; t < batch.total(); t++) {
-                scores[t] = firstLp[batch.rowOf[t] * v + batch.tokens[t][0]];
-            }
-            if (batch.longest > 1) {
-                addContinuationTokens(m, cache, prompts, batch, visuals, scores);
-            }
-            return batch.split(scores);
-        }
-    }
-
-    /** Prompts [1, P_i, H] left-padded to one width: [n, P, H], their mask and positions (row-major). */
-    private record LeftPadded(NDArray x, long[] mask, long[] positions, int[] lengths, int width) {
-        int rows() {
-            return lengths.length;
-        }
-    }
-
-    private LeftPadded leftPad(NDManager m, List<NDArray> promptEmbeds) {
-        int n = promptEmbeds.size();
-        int width = 0;
-        for (NDArray e : promptEmbeds) {
-            if (e.getShape().get(0) != 1) {
+        int[] lengths = new int[promptEmbeds.size()];
+        for (int i = 0; i < lengths.length; i++) {
+            if (promptEmbeds.get(i).getShape().get(0) != 1) {
                 throw new IllegalArgumentException("each prompt's embeddings must be [1, P, H]");
             }
-            width = Math.max(width, (int) e.getShape().get(1));
+            lengths[i] = (int) promptEmbeds.get(i).getShape().get(1);
         }
-        long[] mask = new long[n * width];
-        long[] pos = new long[n * width];
-        int[] lengths = new int[n];
+        try (NDManager m = weights.newSubManager(); KvCache cache = newCache(m)) {
+            return batch.score(lengths, new ContinuationBatch.Passes() {
+                @Override
+                public float[] prompts(ContinuationBatch.PromptLayout p, int[] rowOf, int[] first) {
+                    Output o = forward(Input.embeds(leftPad(m, promptEmbeds, p))
+                            .attentionMask(m.create(p.mask(), new Shape(p.rows(), p.width())))
+                            .positionIds(m.create(p.positions(), new Shape(p.rows(), p.width())))
+                            .cache(cache).adapter(batchVisual(m, visuals, null)).lastTokenLogitsOnly());
+                    float[] lp = o.logits().toType(DataType.FLOAT32, false).logSoftmax(-1).toFloatArray();
+                    int v = config().vocabSize();
+                    float[] out = new float[rowOf.length];
+                    for (int t = 0; t < out.length; t++) {
+                        out[t] = lp[rowOf[t] * v + first[t]];
+                    }
+                    return out;
+                }
+
+                @Override
+                public float[] continuations(ContinuationBatch.ContinuationLayout c) {
+                    cache.select(m.create(c.rows()));
+                    Output o = forward(Input.ids(m.create(c.ids(), new Shape(c.total(), c.fed())))
+                            .attentionMask(m.create(c.mask(), new Shape(c.total(), c.width() + c.fed())))
+                            .positionIds(m.create(c.positions(), new Shape(c.total(), c.fed()))).cache(cache)
+                            .adapter(batchVisual(m, visuals, batch.rowOf)));
+                    NDArray lp = o.logits().toType(DataType.FLOAT32, false).logSoftmax(-1); // [total, fed, V]
+                    return lp.gather(m.create(c.targets(), new Shape(c.total(), c.fed(), 1)), 2).toFloatArray();
+                }
+            });
+        }
+    }
+
+    /** Prompts [1, P_i, H] in the model's type, left-padded with zeros to the layout's width: [n, P, H]. */
+    private NDArray leftPad(NDManager m, List<NDArray> promptEmbeds, ContinuationBatch.PromptLayout p) {
         NDList rows = new NDList();
-        for (int i = 0; i < n; i++) {
+        for (int i = 0; i < p.rows(); i++) {
             NDArray e = promptEmbeds.get(i).duplicate();
             e.attach(m);
             e = e.toType(dtype, false);
-            lengths[i] = (int) e.getShape().get(1);
-            int pad = width - lengths[i];
-            if (pad > 0) {
-                e = m.zeros(new Shape(1, pad, e.getShape().get(2)), dtype).concat(e, 1);
+            if (p.pad(i) > 0) {
+                e = m.zeros(new Shape(1, p.pad(i), e.getShape().get(2)), dtype).concat(e, 1);
             }
             rows.add(e);
-            for (int j = 0; j < lengths[i]; j++) {
-                mask[i * width + pad + j] = 1;
-                pos[i * width + pad + j] = j;
-            }
         }
-        return new LeftPadded(n == 1 ? rows.get(0) : NDArrays.concat(rows, 0), mask, pos, lengths, width);
-    }
-
-    /**
-     * Adds the log-probabilities of every continuation's tokens after its first: all continuations run together over
-     * their prompts' cache rows, all but their last token fed, right padding masked.
-     */
-    private void addContinuationTokens(NDManager m, KvCache cache, LeftPadded prompts, ContinuationBatch batch,
-                                       List<NDArray> visuals, double[] scores) {
-        int total = batch.total();
-        int pm = prompts.width();
-        int fed = batch.longest - 1;
-        long[] sel = new long[total];
-        long[] ids = new long[total * fed];
-        long[] cmask = new long[total * (pm + fed)];
-        long[] cpos = new long[total * fed];
-        long[] targets = new long[total * fed];
-        for (int t = 0; t < total; t++) {
-            int r = batch.rowOf[t];
-            int[] c = batch.tokens[t];
-            sel[t] = r;
-            System.arraycopy(prompts.mask(), r * pm, cmask, t * (pm + fed), pm);
-            for (int j = 0; j < fed; j++) {
-                cpos[t * fed + j] = prompts.lengths()[r] + j;
-                if (j < c.length - 1) {
-                    ids[t * fed + j] = c[j];
-                    targets[t * fed + j] = c[j + 1];
-                    cmask[t * (pm + fed) + pm + j] = 1;
-                }
-            }
-        }
-        cache.select(m.create(sel));
-        Output o = forward(Input.ids(m.create(ids, new Shape(total, fed)))
-                .attentionMask(m.create(cmask, new Shape(total, pm + fed)))
-                .positionIds(m.create(cpos, new Shape(total, fed))).cache(cache)
-                .adapter(batchVisual(m, visuals, batch.rowOf)));
-        NDArray lp = o.logits().toType(DataType.FLOAT32, false).logSoftmax(-1); // [total, fed, V]
-        float[] picked = lp.gather(m.create(targets, new Shape(total, fed, 1)), 2).toFloatArray();
-        for (int t = 0; t < total; t++) {
-            for (int j = 1; j < batch.tokens[t].length; j++) {
-                scores[t] += picked[t * fed + j - 1];
-            }
-        }
+        return rows.size() == 1 ? rows.get(0) : NDArrays.concat(rows, 0);
     }
 
     /** The attached adapter with per-row visual features ({@code rows} maps batch rows to prompts), or null. */

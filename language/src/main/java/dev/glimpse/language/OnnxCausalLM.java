@@ -186,49 +186,118 @@ public final class OnnxCausalLM implements LanguageModel {
         });
     }
 
-    /** Each prompt runs once; each of its continuations runs over the prompt's KV cache. */
+    /** The batched algorithm both engines run ({@link ContinuationBatch}), over ONNX Runtime's present tensors. */
     @Override
     public List<double[]> scoreContinuations(List<Prompt> prompts, List<List<int[]>> continuations) {
         if (continuations.size() != prompts.size()) {
             throw new IllegalArgumentException("one list of continuations per prompt");
         }
         ContinuationBatch batch = new ContinuationBatch(continuations);
-        double[] scores = new double[batch.total()];
-        for (int i = 0, first = 0; i < prompts.size(); i++) {
+        List<Placed> placed = new ArrayList<>();
+        int[] lengths = new int[prompts.size()];
+        for (int i = 0; i < lengths.length; i++) {
             Placed p = place(prompts.get(i));
             checkPrompt(p.ids(), p.embeds(), batch.longest);
-            int from = first;
-            first += continuations.get(i).size();
-            int to = first;
-            OnnxThreads.call(() -> {
-                try (Step prompt = forward(null, p.ids(), p.embeds(), 1, p.ids().length, 1)) {
-                    for (int t = from; t < to; t++) {
-                        scores[t] = score(prompt, batch.tokens[t]);
-                    }
-                }
-                return null;
-            });
+            placed.add(p);
+            lengths[i] = p.ids().length;
         }
-        return batch.split(scores);
+        return OnnxThreads.call(() -> {
+            Step[] cache = {null};
+            try {
+                return batch.score(lengths, new ContinuationBatch.Passes() {
+                    @Override
+                    public float[] prompts(ContinuationBatch.PromptLayout p, int[] rowOf, int[] first) {
+                        cache[0] = run(() -> prefill(placed, p));
+                        float[] out = new float[rowOf.length];
+                        for (int t = 0; t < out.length; t++) {
+                            out[t] = logProb(cache[0].logits, rowOf[t], first[t]);
+                        }
+                        return out;
+                    }
+
+                    @Override
+                    public float[] continuations(ContinuationBatch.ContinuationLayout c) {
+                        return run(() -> {
+                            try (Step rows = select(cache[0], c.rows());
+                                 Step s = forward(rows, c.ids(), null, c.mask(), c.positions(), c.total(), c.fed(),
+                                         c.fed())) {
+                                float[] out = new float[c.total() * c.fed()];
+                                for (int i = 0; i < out.length; i++) {
+                                    out[i] = logProb(s.logits, i, (int) c.targets()[i]);
+                                }
+                                return out;
+                            }
+                        });
+                    }
+                });
+            } finally {
+                if (cache[0] != null) {
+                    cache[0].close();
+                }
+            }
+        });
     }
 
-    /** The log-likelihood of one continuation after a prompt's step. */
-    private double score(Step prompt, int[] c) throws OrtException {
-        int v = config.vocabSize();
-        double ll = prompt.logits[c[0]] - Logits.logNormalizer(prompt.logits, 0, v);
-        if (c.length == 1) {
-            return ll;
-        }
-        long[] cont = new long[c.length - 1];
-        for (int j = 0; j < cont.length; j++) {
-            cont[j] = c[j];
-        }
-        try (Step s = forward(prompt, cont, null, 1, cont.length, cont.length)) {
-            for (int j = 1; j < c.length; j++) {
-                ll += s.logits[(j - 1) * v + c[j]] - Logits.logNormalizer(s.logits, (j - 1) * v, v);
+    /** The prompts left-padded as laid out (padding: token 0, masked), run once; their cache and last logits. */
+    private Step prefill(List<Placed> placed, ContinuationBatch.PromptLayout p) throws OrtException {
+        int h = config.hiddenSize();
+        int w = p.width();
+        long[] ids = new long[p.rows() * w];
+        boolean slots = placed.stream().anyMatch(x -> x.embeds() != null);
+        float[] embeds = slots ? new float[p.rows() * w * h] : null;
+        for (int i = 0; i < p.rows(); i++) {
+            Placed x = placed.get(i);
+            System.arraycopy(x.ids(), 0, ids, i * w + p.pad(i), x.ids().length);
+            if (x.embeds() != null) {
+                System.arraycopy(x.embeds(), 0, embeds, (i * w + p.pad(i)) * h, x.embeds().length);
             }
         }
-        return ll;
+        return forward(null, ids, embeds, p.mask(), p.positions(), p.rows(), w, 1);
+    }
+
+    /** log p(token) at position {@code row} of logits [rows, V]. */
+    private float logProb(float[] logits, int row, int token) {
+        int v = config.vocabSize();
+        return (float) (logits[row * v + token] - Logits.logNormalizer(logits, row * v, v));
+    }
+
+    /** A cache of the given rows of {@code from}'s (repeated as listed), owned by the new step. */
+    private Step select(Step from, long[] rows) throws OrtException {
+        int kv = config.numKeyValueHeads();
+        int hd = config.headDim();
+        int row = kv * from.length * hd;
+        Map<String, OnnxTensor> picked = new HashMap<>();
+        try {
+            for (int layer = 0; layer < config.numHiddenLayers(); layer++) {
+                for (String kind : new String[] {"key", "value"}) {
+                    FloatBuffer src = from.present(layer, kind).getFloatBuffer();
+                    float[] dst = new float[rows.length * row];
+                    for (int t = 0; t < rows.length; t++) {
+                        src.get((int) rows[t] * row, dst, t * row, row);
+                    }
+                    picked.put("present." + layer + "." + kind, OnnxTensor.createTensor(env, FloatBuffer.wrap(dst),
+                            new long[] {rows.length, kv, from.length, hd}));
+                }
+            }
+        } catch (OrtException | RuntimeException e) {
+            picked.values().forEach(OnnxTensor::close);
+            throw e;
+        }
+        return new Step(picked, from.length);
+    }
+
+    /** Runs ONNX Runtime work, its checked exception as Glimpse's. */
+    private static <T> T run(OrtWork<T> work) {
+        try {
+            return work.call();
+        } catch (OrtException e) {
+            throw new GlimpseException("ONNX scoring failed: " + e.getMessage(), e);
+        }
+    }
+
+    @FunctionalInterface
+    private interface OrtWork<T> {
+        T call() throws OrtException;
     }
 
     void checkPrompt(long[] ids, float[] embeds, int newTokens) {

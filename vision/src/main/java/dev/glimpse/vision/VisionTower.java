@@ -56,8 +56,17 @@ public interface VisionTower extends AutoCloseable {
      * CLIP/SigLIP/LLaVA safetensors checkpoint, whose {@code layer} is an index such as -2.
      */
     static VisionTower open(java.nio.file.Path p, String layer, boolean dropCls) {
+        return open(p, layer, dropCls, null);
+    }
+
+    /**
+     * As {@link #open(java.nio.file.Path, String, boolean)} on {@code device} (null: the default — Glimpse's device
+     * for safetensors towers, the CPU for ONNX ones); an ONNX tower on a GPU takes ONNX Runtime's CUDA provider.
+     */
+    static VisionTower open(java.nio.file.Path p, String layer, boolean dropCls, ai.djl.Device device) {
         if (p.toString().endsWith(".onnx") || java.nio.file.Files.isRegularFile(p.resolve("vision_model.onnx"))) {
-            return OnnxVisionTower.builder(p).layer(layer).dropCls(dropCls).build();
+            return OnnxVisionTower.builder(p).layer(layer).dropCls(dropCls).cuda(device != null && device.isGpu())
+                    .build();
         }
         int index;
         try {
@@ -66,7 +75,7 @@ public interface VisionTower extends AutoCloseable {
             throw new dev.glimpse.core.BadInputException("vision layer '" + layer + "': a safetensors tower takes a"
                     + " layer index such as -1 or -2 (output names are for ONNX towers)");
         }
-        return VitVisionTower.load(p, index, dropCls);
+        return VitVisionTower.load(p, index, dropCls, device);
     }
 
     @Override

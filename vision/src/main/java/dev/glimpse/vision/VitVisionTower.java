@@ -55,6 +55,11 @@ public final class VitVisionTower implements VisionTower {
      * @param dropCls drop CLIP's CLS token (ignored for SigLIP, which has none)
      */
     public static VitVisionTower load(Path dir, int layer, boolean dropCls) {
+        return load(dir, layer, dropCls, null);
+    }
+
+    /** As {@link #load(Path, int, boolean)} on {@code device} (null: Glimpse's default device). */
+    public static VitVisionTower load(Path dir, int layer, boolean dropCls, ai.djl.Device device) {
         ModelConfig c = ModelConfig.read(dir);
         VisionTowerConfig vc;
         if (c instanceof VisionTowerConfig v) {
@@ -65,7 +70,8 @@ public final class VitVisionTower implements VisionTower {
             throw new BadInputException(dir + ": model_type '" + c.modelType()
                     + "' has no vision tower (expected clip, siglip or llava)");
         }
-        NDManager m = GlimpseEngine.newManager(); // Glimpse's device: a GPU when libtorch sees one (fp32, TF32 there)
+        // Glimpse's device by default: a GPU when libtorch sees one (fp32, TF32 there)
+        NDManager m = device == null ? GlimpseEngine.newManager() : GlimpseEngine.newManager(device);
         try (Checkpoint ckpt = Checkpoint.open(dir)) {
             return new VitVisionTower(vc, ckpt, m, ImageProcessor.read(dir), layer, dropCls,
                     dir.toAbsolutePath().normalize().toString());
