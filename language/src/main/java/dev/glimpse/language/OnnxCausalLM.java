@@ -4,41 +4,21 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.glimpse.core.AtomicFile;
 import dev.glimpse.core.BadInputException;
-import dev.glimpse.core.Checkpoint;
 import dev.glimpse.core.GenerationConfig;
 import dev.glimpse.core.GlimpseException;
 import dev.glimpse.core.LanguageModelConfig;
-import dev.glimpse.core.OnnxGraph;
 import dev.glimpse.core.OnnxThreads;
-import java.io.IOException;
-import java.io.InputStream;
-import java.nio.ByteBuffer;
 import java.nio.FloatBuffer;
 import java.nio.LongBuffer;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.FileAlreadyExistsException;
-import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.HashMap;
 import java.util.Optional;
-import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -56,8 +36,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class OnnxCausalLM implements LanguageModel {
     private static final Logger LOG = LoggerFactory.getLogger(OnnxCausalLM.class);
-    /** Changes whenever the graph written for the same checkpoint and options changes: old builds are not reused. */
-    private static final String GRAPH_VERSION = "glimpse-onnx-llama/8";
 
     private final LanguageModelConfig config;
     private final GenerationConfig generation;
@@ -138,16 +116,7 @@ public final class OnnxCausalLM implements LanguageModel {
 
     /** Bytes of the built model: model.onnx and its external data. */
     public long modelBytes() {
-        return modelBytes(modelDir);
-    }
-
-    private static long modelBytes(Path dir) {
-        try {
-            Path data = dir.resolve("model.onnx.data");
-            return Files.size(dir.resolve("model.onnx")) + (Files.exists(data) ? Files.size(data) : 0);
-        } catch (IOException e) {
-            return -1;
-        }
+        return OnnxModelCache.modelBytes(modelDir);
     }
 
     /** The execution provider in use: "cpu" or "cuda". */
@@ -541,14 +510,10 @@ public final class OnnxCausalLM implements LanguageModel {
                         + level);
             }
             int block = blockSize != null ? blockSize : 32;
-            OnnxLlamaGraph.Options o = new OnnxLlamaGraph.Options(weights, block, level);
-            String key = fingerprint(c, ckptLocation, o);
-            Path root = cacheDir != null ? cacheDir : defaultCache();
-            Path built = root.resolve(dir.toAbsolutePath().normalize().getFileName() + "-" + weights + "-"
-                    + key.substring(0, 16));
-            if (!complete(built)) {
-                build(c, ckptLocation, o, root, built, key);
-            }
+            OnnxModelCache.Source src = new OnnxModelCache.Source(c, ckptLocation, prefix, headKey, lora, loraDir,
+                    new OnnxLlamaGraph.Options(weights, block, level));
+            Path built = new OnnxModelCache(cacheDir).get(dir.toAbsolutePath().normalize().getFileName().toString(),
+                    src);
             Tokenizer tok = Files.isRegularFile(dir.resolve("tokenizer.json")) ? Tokenizer.load(dir) : null;
             GenerationConfig gen = GenerationConfig.read(dir);
             return OnnxThreads.call(() -> {
@@ -575,172 +540,6 @@ public final class OnnxCausalLM implements LanguageModel {
                 return new OnnxCausalLM(c, gen, tok, env, s, built, provider,
                         weights.bits() > 0 && level == 1 && provider.equals("cpu"));
             });
-        }
-
-        private void build(LanguageModelConfig c, Path ckptLocation, OnnxLlamaGraph.Options o, Path root, Path built,
-                           String key) {
-            Path work;
-            try {
-                Files.createDirectories(root);
-                removeAbandoned(root);
-                work = Files.createTempDirectory(root, ".building-");
-            } catch (IOException e) {
-                throw new GlimpseException("cannot create the ONNX model cache " + root + ": " + e.getMessage(), e);
-            }
-            Instant start = Instant.now();
-            try (Checkpoint ckpt = Checkpoint.open(ckptLocation);
-                 OnnxGraph g = new OnnxGraph("glimpse-" + c.modelType())) {
-                g.externalData(work.resolve("model.onnx.data"));
-                OnnxLlamaGraph.build(g, c, source(ckpt, c), o, prefix, headKey);
-                g.writeTo(work.resolve("model.onnx"));
-                ObjectNode info = new ObjectMapper().createObjectNode();
-                info.put("graph", GRAPH_VERSION).put("key", key).put("weights", o.weights().toString())
-                        .put("block_size", o.blockSize()).put("accuracy_level", o.accuracyLevel())
-                        .put("checkpoint", ckptLocation.toAbsolutePath().toString())
-                        .put("lora", loraDir == null ? null : loraDir.toAbsolutePath().toString())
-                        .put("model_bytes", modelBytes(work))
-                        .put("build_seconds", Duration.between(start, Instant.now()).toMillis() / 1000.0);
-                // build.json is written last: a folder without it is an unfinished build
-                AtomicFile.write(work.resolve("build.json"), ch -> ch.write(ByteBuffer.wrap(
-                        new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsBytes(info))));
-                if (Files.exists(built) && !complete(built)) {
-                    deleteTree(built); // damaged (files truncated or removed since): replaced by this build
-                }
-                try {
-                    Files.move(work, built, StandardCopyOption.ATOMIC_MOVE);
-                } catch (FileAlreadyExistsException | DirectoryNotEmptyException e) {
-                    deleteTree(work); // another process finished the same build first
-                } catch (AtomicMoveNotSupportedException e) {
-                    Files.move(work, built);
-                }
-                LOG.info("built {} ({} weights) in {} s", built, o.weights(),
-                        Duration.between(start, Instant.now()).toSeconds());
-            } catch (IOException e) {
-                deleteTree(work);
-                throw new GlimpseException("cannot write the ONNX model in " + work + ": " + e.getMessage(), e);
-            } catch (RuntimeException | Error e) {
-                deleteTree(work);
-                throw e;
-            }
-        }
-
-        /** The checkpoint's tensors, with the LoRA (if any) merged: W + scaling·B·A. */
-        private OnnxLlamaGraph.Source source(Checkpoint ckpt, LanguageModelConfig c) {
-            Map<String, float[]> deltas = lora == null ? Map.of() : LoraDeltas.of(lora, c, prefix);
-            return new OnnxLlamaGraph.Source() {
-                @Override
-                public boolean contains(String key) {
-                    return ckpt.contains(key);
-                }
-
-                @Override
-                public long[] shape(String key) {
-                    return ckpt.info(key).shape();
-                }
-
-                @Override
-                public float[] floats(String key) {
-                    if (!ckpt.contains(key)) {
-                        throw new BadInputException(ckpt.location() + " has no tensor '" + key
-                                + "', which a " + c.modelType() + " decoder needs");
-                    }
-                    float[] w = ckpt.toFloats(key);
-                    float[] d = deltas.get(key);
-                    if (d != null) {
-                        for (int i = 0; i < w.length; i++) {
-                            w[i] += d[i];
-                        }
-                    }
-                    return w;
-                }
-            };
-        }
-
-        /**
-         * SHA-256 of what the built model depends on: the graph version, the options, the config, the LM's place in
-         * the checkpoint, each weight file's name, size, modification time and header, and the LoRA's files.
-         */
-        private String fingerprint(LanguageModelConfig c, Path ckptLocation, OnnxLlamaGraph.Options o) {
-            try {
-                MessageDigest md = MessageDigest.getInstance("SHA-256");
-                md.update((GRAPH_VERSION + "|" + o + "|" + prefix + "|" + headKey + "|" + c).getBytes(
-                        StandardCharsets.UTF_8));
-                for (Path f : weightFiles(ckptLocation)) {
-                    md.update((f.getFileName() + "|" + Files.size(f) + "|" + Files.getLastModifiedTime(f).toMillis())
-                            .getBytes(StandardCharsets.UTF_8));
-                    try (InputStream in = Files.newInputStream(f)) {
-                        md.update(in.readNBytes(1 << 16));
-                    }
-                }
-                if (loraDir != null) {
-                    for (Path f : weightFiles(loraDir)) {
-                        md.update(Files.readAllBytes(f));
-                    }
-                }
-                return HexFormat.of().formatHex(md.digest());
-            } catch (IOException e) {
-                throw new GlimpseException("cannot read " + ckptLocation + " to fingerprint it: " + e.getMessage(), e);
-            } catch (NoSuchAlgorithmException e) {
-                throw new IllegalStateException(e);
-            }
-        }
-
-        private static List<Path> weightFiles(Path location) throws IOException {
-            if (Files.isRegularFile(location)) {
-                return List.of(location);
-            }
-            try (Stream<Path> s = Files.list(location)) {
-                return s.filter(p -> {
-                    String n = p.getFileName().toString();
-                    return n.endsWith(".safetensors") || n.endsWith(".json");
-                }).sorted(Comparator.comparing(Path::toString)).toList();
-            }
-        }
-
-        private static Path defaultCache() {
-            String prop = System.getProperty("glimpse.onnx.cache");
-            if (prop != null && !prop.isBlank()) {
-                return Path.of(prop);
-            }
-            String xdg = System.getenv("XDG_CACHE_HOME");
-            Path base = xdg != null && !xdg.isBlank() ? Path.of(xdg) : Path.of(System.getProperty("user.home"),
-                    ".cache");
-            return base.resolve("glimpse").resolve("onnx");
-        }
-
-        /** A finished build: its build.json (written last) names the bytes its model files hold. */
-        private static boolean complete(Path built) {
-            Path info = built.resolve("build.json");
-            if (!Files.isRegularFile(info)) {
-                return false;
-            }
-            try {
-                long want = new ObjectMapper().readTree(info.toFile()).path("model_bytes").asLong(-1);
-                return want == modelBytes(built);
-            } catch (IOException e) {
-                return false;
-            }
-        }
-
-        /** Unfinished builds of processes that died: folders named .building-* untouched for a day. */
-        private static void removeAbandoned(Path root) throws IOException {
-            try (Stream<Path> s = Files.list(root)) {
-                for (Path p : s.filter(p -> p.getFileName().toString().startsWith(".building-")).toList()) {
-                    if (Files.getLastModifiedTime(p).toInstant().isBefore(Instant.now().minus(Duration.ofDays(1)))) {
-                        deleteTree(p);
-                    }
-                }
-            }
-        }
-
-        private static void deleteTree(Path p) {
-            try (Stream<Path> s = Files.walk(p)) {
-                for (Path q : s.sorted(Comparator.reverseOrder()).toList()) {
-                    Files.deleteIfExists(q);
-                }
-            } catch (IOException ignored) {
-                // best effort: a leftover .building- folder is never used and is removed a day later
-            }
         }
     }
 }

@@ -53,32 +53,7 @@ public final class OnnxVisionTower implements VisionTower {
                 : dir.getFileName().toString();
         this.layerName = b.layer;
         this.env = OnnxThreads.call(OrtEnvironment::getEnvironment);
-        try {
-            OrtSession.SessionOptions opts = new OrtSession.SessionOptions();
-            opts.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-            if (b.threads > 0) {
-                opts.setIntraOpNumThreads(b.threads);
-            }
-            opts.setInterOpNumThreads(1);
-            if (b.cuda) {
-                try {
-                    opts.addCUDA(0);
-                    LOG.info("ONNX vision tower on CUDA device 0");
-                } catch (OrtException | RuntimeException | UnsatisfiedLinkError e) {
-                    LOG.warn("CUDA execution provider unavailable (" + e.getMessage()
-                            + "); running the vision tower on the CPU");
-                }
-            }
-            this.session = OnnxThreads.call(() -> {
-                try {
-                    return env.createSession(file.toString(), opts);
-                } catch (OrtException e) {
-                    throw new BadInputException(file + ": ONNX Runtime cannot load the model: " + e.getMessage(), e);
-                }
-            });
-        } catch (OrtException e) {
-            throw new BadInputException(file + ": ONNX Runtime cannot load the model: " + e.getMessage(), e);
-        }
+        this.session = session(file, b, env);
         try {
             Map<String, NodeInfo> inputs = session.getInputInfo();
             this.inputName = inputs.containsKey("pixel_values") ? "pixel_values" : inputs.keySet().iterator().next();
@@ -116,6 +91,36 @@ public final class OnnxVisionTower implements VisionTower {
         } catch (OrtException | java.io.IOException e) {
             close();
             throw new GlimpseException(file + ": cannot inspect the ONNX model: " + e.getMessage(), e);
+        }
+    }
+
+    /** An ONNX Runtime session for the tower: all graph optimisations, CUDA when asked for and available. */
+    private static OrtSession session(Path file, Builder b, OrtEnvironment env) {
+        try {
+            OrtSession.SessionOptions opts = new OrtSession.SessionOptions();
+            opts.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+            if (b.threads > 0) {
+                opts.setIntraOpNumThreads(b.threads);
+            }
+            opts.setInterOpNumThreads(1);
+            if (b.cuda) {
+                try {
+                    opts.addCUDA(0);
+                    LOG.info("ONNX vision tower on CUDA device 0");
+                } catch (OrtException | RuntimeException | UnsatisfiedLinkError e) {
+                    LOG.warn("CUDA execution provider unavailable (" + e.getMessage()
+                            + "); running the vision tower on the CPU");
+                }
+            }
+            return OnnxThreads.call(() -> {
+                try {
+                    return env.createSession(file.toString(), opts);
+                } catch (OrtException e) {
+                    throw new BadInputException(file + ": ONNX Runtime cannot load the model: " + e.getMessage(), e);
+                }
+            });
+        } catch (OrtException e) {
+            throw new BadInputException(file + ": ONNX Runtime cannot load the model: " + e.getMessage(), e);
         }
     }
 

@@ -1,7 +1,6 @@
 package dev.glimpse.samples.cli;
 
 import dev.glimpse.core.BadInputException;
-import dev.glimpse.core.ModelRepository;
 import dev.glimpse.language.GenerationOptions;
 import dev.glimpse.language.LanguageAdapter;
 import dev.glimpse.language.LanguageModel;
