@@ -63,7 +63,7 @@ final class ModelLoader {
     }
 
     /** A path relative to the bundle, an absolute path, or a hub id. */
-    private Path resolve(Path base, String ref) {
+    Path resolve(Path base, String ref) {
         Path p = Path.of(ref);
         if (p.isAbsolute()) {
             return p;

@@ -132,6 +132,48 @@ public final class LanguageAdapter {
         return new LanguageAdapter(lora, prompt, p);
     }
 
+    /**
+     * The LoRA's weight delta scaling·B·A [out, in] for the checkpoint weight {@code key} of an LLM whose decoder
+     * sits under {@code prefix} (e.g. {@code model.layers.3.self_attn.q_proj.weight}), or null when the LoRA does not
+     * adapt it: what merging adds, computed one weight at a time in fp32 (as PEFT's merge), so an export never holds
+     * more than one delta.
+     */
+    public float[] loraDelta(String prefix, String key) {
+        if (lora == null || !key.startsWith(prefix) || !key.endsWith(".weight")) {
+            return null;
+        }
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("layers\\.(\\d+)\\.(self_attn|mlp)\\.(\\w+)\\.weight")
+                .matcher(key.substring(prefix.length()));
+        if (!m.matches()) {
+            return null;
+        }
+        String module = module(Integer.parseInt(m.group(1)), m.group(3));
+        if (!params.contains(module + ".lora_A.weight")) {
+            return null;
+        }
+        long[] as = params.shape(module + ".lora_A.weight");
+        long[] bs = params.shape(module + ".lora_B.weight");
+        float[] a = params.values().get(module + ".lora_A.weight");
+        float[] b = params.values().get(module + ".lora_B.weight");
+        int r = (int) as[0];
+        int in = (int) as[1];
+        int out = (int) bs[0];
+        float[] d = new float[out * in];
+        for (int o = 0; o < out; o++) {
+            for (int k = 0; k < r; k++) {
+                float bk = b[o * r + k];
+                for (int i = 0; i < in; i++) {
+                    d[o * in + i] += bk * a[k * in + i];
+                }
+            }
+        }
+        float scaling = (float) lora.scaling(); // B·A, then scaled, as CausalLM's merge
+        for (int i = 0; i < d.length; i++) {
+            d[i] *= scaling;
+        }
+        return d;
+    }
+
     public Optional<LoraConfig> lora() {
         return Optional.ofNullable(lora);
     }

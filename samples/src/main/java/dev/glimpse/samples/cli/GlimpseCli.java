@@ -15,7 +15,7 @@ import picocli.CommandLine.Option;
         description = "Give a frozen language model eyes: vision towers, frozen LLMs and trainable adapters in Java.",
         subcommands = {DemoCommand.class, AskCommand.class, InspectCommand.class, GenerateCommand.class,
             FeaturesCommand.class, TrainCommand.class, ServeCommand.class, CacheCommand.class,
-            EvalCommand.class,
+            EvalCommand.class, ExportCommand.class,
             CommandLine.HelpCommand.class},
         footer = {"", "Examples:", "  glimpse demo", "  glimpse inspect samples/demo-kit/stories260k",
             "  glimpse generate --model samples/demo-kit/stories260k --prompt \"Once upon a time\""})
