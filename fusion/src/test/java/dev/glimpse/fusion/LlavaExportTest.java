@@ -98,6 +98,7 @@ class LlavaExportTest {
                 ids[16 + i] = text[i];
             }
             float[] want = logits(b, ids, image);
+            keepForTransformers(whole, ids, b, want);
             int v = 512;
             for (VisionLanguageModel exported : List.of(w, s)) {
                 float[] got = logits(exported, ids, image);
@@ -118,6 +119,38 @@ class LlavaExportTest {
             assertArrayEquals(new int[] {image}, w.tokenizer().encode("<image>", false), "the image token round-trips");
             assertEquals("<image>", w.tokenizer().decode(new int[] {image}, false));
         }
+    }
+
+    /**
+     * With -Dglimpse.export.reference=DIR, keeps the export and the bundle's inputs and logits in DIR for
+     * tools/fixtures/check_llava_export.py, which runs them through transformers' LlavaForConditionalGeneration.
+     */
+    static void keepForTransformers(Path export, long[] ids, VisionLanguageModel bundle, float[] logits)
+            throws Exception {
+        String to = System.getProperty("glimpse.export.reference");
+        if (to == null) {
+            return;
+        }
+        Path target = Files.createDirectories(Path.of(to));
+        try (Stream<Path> s = Files.list(export)) {
+            for (Path f : s.toList()) {
+                Files.copy(f, target.resolve(f.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            }
+        }
+        float[] idsAsFloats = new float[ids.length];
+        for (int i = 0; i < ids.length; i++) {
+            idsAsFloats[i] = ids[i];
+        }
+        float[] px = bundle.tower().processor().pixelValues(new ImageLoader().load(TestData.fixture("images")
+                .resolve("sqa_10555.png")));
+        new dev.glimpse.core.SafetensorsWriter()
+                .add("input_ids", dev.glimpse.core.DType.F32, new long[] {1, ids.length}, idsAsFloats)
+                .add("pixel_values", dev.glimpse.core.DType.F32, new long[] {1, 3, 32, 32}, px)
+                .add("bundle_logits", dev.glimpse.core.DType.F32, new long[] {1, ids.length, logits.length / ids.length},
+                        logits)
+                .write(target.resolve("glimpse_reference.safetensors"));
+        Files.copy(TestData.fixture("images").resolve("sqa_10555.png"), target.resolve("image.png"),
+                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     }
 
     @Test

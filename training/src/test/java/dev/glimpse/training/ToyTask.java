@@ -13,6 +13,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A small, fully deterministic training task on the real stories260k LM: 4-token "images" whose features encode a
@@ -93,19 +94,36 @@ final class ToyTask {
                 // a fresh run: nothing there yet
             }
             int before = seen.size();
+            // inotify hears a temporary file the moment it is created (a listing can miss a short write); the
+            // listing stays for a run whose folder does not exist yet
+            java.nio.file.WatchService watch = null;
             while (true) {
-                try (var ls = java.nio.file.Files.list(out)) {
-                    for (Path p : (Iterable<Path>) ls::iterator) {
-                        String n = p.getFileName().toString();
-                        if (n.startsWith(".") && n.endsWith(".tmp") && !seen.contains("old:" + n) && seen.add(n)
-                                && (k > 0 ? seen.size() - before == k : n.startsWith("." + spec + "."))) {
-                            System.out.println("HALT writing " + n);
-                            System.out.flush();
-                            Runtime.getRuntime().halt(137);
-                        }
+                java.util.List<String> names = new java.util.ArrayList<>();
+                try {
+                    if (watch == null && java.nio.file.Files.isDirectory(out)) {
+                        watch = out.getFileSystem().newWatchService();
+                        out.register(watch, java.nio.file.StandardWatchEventKinds.ENTRY_CREATE);
+                    }
+                    java.nio.file.WatchKey key = watch == null ? null : watch.poll(1, TimeUnit.MILLISECONDS);
+                    if (key != null) {
+                        key.pollEvents().forEach(e -> names.add(String.valueOf(e.context())));
+                        key.reset();
+                    }
+                    try (var ls = java.nio.file.Files.list(out)) {
+                        ls.forEach(p -> names.add(p.getFileName().toString()));
                     }
                 } catch (java.io.IOException | java.io.UncheckedIOException e) {
                     // the directory is not there yet, or a file vanished while listed
+                } catch (InterruptedException e) {
+                    return;
+                }
+                for (String n : names) {
+                    if (n.startsWith(".") && n.endsWith(".tmp") && !seen.contains("old:" + n) && seen.add(n)
+                            && (k > 0 ? seen.size() - before == k : n.startsWith("." + spec + "."))) {
+                        System.out.println("HALT writing " + n);
+                        System.out.flush();
+                        Runtime.getRuntime().halt(137);
+                    }
                 }
                 Thread.onSpinWait();
             }
