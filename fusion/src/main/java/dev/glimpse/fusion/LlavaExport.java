@@ -356,7 +356,11 @@ public final class LlavaExport {
         static void write(Path dir, Path towerDir, Path llmDir, Bundle b, int imageToken) throws IOException {
             ObjectNode vision = object(towerDir.resolve("config.json"));
             if (vision.has("vision_config")) {
+                String family = vision.path("model_type").asText("clip");
                 vision = (ObjectNode) vision.get("vision_config"); // a whole CLIP/SigLIP model: its vision half
+                if (!vision.has("model_type")) {
+                    vision.put("model_type", family + "_vision_model");
+                }
             }
             ObjectNode text = object(llmDir.resolve("config.json"));
             for (ObjectNode n : List.of(vision, text)) {
@@ -365,7 +369,8 @@ public final class LlavaExport {
             text.put("vocab_size", imageToken + 1);
             int patch = vision.path("patch_size").asInt();
             int side = vision.path("image_size").asInt() / Math.max(1, patch);
-            boolean cls = vision.path("model_type").asText("").startsWith("clip");
+            boolean cls = vision.path("model_type").asText("").startsWith("clip"); // SigLIP has no CLS token
+            String strategy = cls && b.dropCls() ? "default" : "full"; // "default" drops the first token
             ObjectNode c = JSON.createObjectNode();
             c.putArray("architectures").add("LlavaForConditionalGeneration");
             c.put("model_type", "llava");
@@ -374,7 +379,7 @@ public final class LlavaExport {
             c.put("projector_hidden_act", "gelu");
             c.put("multimodal_projector_bias", true);
             c.put("vision_feature_layer", Integer.parseInt(b.visionLayer()));
-            c.put("vision_feature_select_strategy", b.dropCls() ? "default" : "full");
+            c.put("vision_feature_select_strategy", strategy);
             c.put("tie_word_embeddings", text.path("tie_word_embeddings").asBoolean(false));
             c.set("text_config", text);
             c.set("vision_config", vision);
@@ -384,7 +389,7 @@ public final class LlavaExport {
             processor.put("image_token", MultimodalPrompt.IMAGE);
             processor.put("patch_size", patch);
             processor.put("num_additional_image_tokens", cls ? 1 : 0);
-            processor.put("vision_feature_select_strategy", b.dropCls() ? "default" : "full");
+            processor.put("vision_feature_select_strategy", strategy);
             write(dir.resolve("processor_config.json"), processor);
             copy(towerDir.resolve("preprocessor_config.json"), dir, true);
             copy(llmDir.resolve("generation_config.json"), dir, false);

@@ -143,11 +143,16 @@ class LlavaExportTest {
         }
     }
 
-    @Test
-    void anUntiedLlmExportsItsGrownHeadAndAnswersAsTheBundle() throws Exception {
-        // tiny-llama (untied LM head, transformers' random weights) with its PEFT LoRA fixture and a word-level
-        // tokenizer of its 320 tokens, which the fixtures lack
-        Path llm = Files.createDirectories(dir.resolve("tiny-llama"));
+    /**
+     * tiny-llama in a folder of its own with a word-level tokenizer of its 320 tokens (the fixtures have no
+     * tokenizer; an export needs one to add its image token). Made once.
+     */
+    static synchronized Path tinyLlama() throws Exception {
+        Path llm = dir.resolve("tiny-llama");
+        if (Files.isRegularFile(llm.resolve("tokenizer.json"))) {
+            return llm;
+        }
+        Files.createDirectories(llm);
         for (String f : List.of("config.json", "model.safetensors", "generation_config.json")) {
             Files.copy(TestData.fixture("tiny-llama").resolve(f), llm.resolve(f));
         }
@@ -158,6 +163,13 @@ class LlavaExportTest {
         Files.writeString(llm.resolve("tokenizer.json"), "{\"version\":\"1.0\",\"added_tokens\":[],"
                 + "\"pre_tokenizer\":{\"type\":\"Whitespace\"},\"model\":{\"type\":\"WordLevel\",\"vocab\":{"
                 + vocab + "},\"unk_token\":\"t0\"}}");
+        return llm;
+    }
+
+    @Test
+    void anUntiedLlmExportsItsGrownHeadAndAnswersAsTheBundle() throws Exception {
+        // tiny-llama (untied LM head, transformers' random weights) with its PEFT LoRA fixture
+        Path llm = tinyLlama();
         Path b = Files.createDirectories(dir.resolve("untied-bundle"));
         Projector p = Projector.initialize(ProjectorType.MLP2X_GELU, 48, 64, false, 8);
         new Adapter(p, new AdapterConfig(ProjectorType.MLP2X_GELU, 48, 64, 64, 16, false, "tower", "-2",
@@ -171,6 +183,27 @@ class LlavaExportTest {
             assertArrayEquals(new long[] {321, 64}, c.info("language_model.lm_head.weight").shape());
             assertArrayEquals(new long[] {321, 64}, c.info("language_model.model.embed_tokens.weight").shape());
         }
+    }
+
+    @Test
+    void aSiglipTowerKeepsEveryTokenAndAnswersAsTheBundle() throws Exception {
+        // SigLIP has no CLS token: LLaVA must take all its tokens ("full"), though the bundle says drop_cls
+        Path tower = Files.createDirectories(dir.resolve("siglip"));
+        for (String f : List.of("config.json", "model.safetensors", "preprocessor_config.json")) {
+            Files.copy(TestData.fixture("tiny-siglip-vision").resolve(f), tower.resolve(f));
+        }
+        Path b = Files.createDirectories(dir.resolve("siglip-bundle"));
+        Projector p = Projector.initialize(ProjectorType.MLP2X_GELU, 48, 64, false, 4);
+        new Adapter(p, new AdapterConfig(ProjectorType.MLP2X_GELU, 48, 64, 64, 16, false, "siglip", "-2",
+                "tiny-llama")).save(b.resolve("adapter"));
+        new Bundle(tower.toString(), "-2", true, tinyLlama().toString(), "adapter",
+                PromptTemplate.LLAVA, null).write(b);
+        double err = roundTrip(b, dir.resolve("siglip-export"), 320);
+        System.out.printf("SigLIP LLaVA export vs bundle: max |logit diff| %.2e%n", err);
+        assertTrue(err <= 1e-5, "max abs " + err);
+        JsonNode c = new ObjectMapper().readTree(dir.resolve("siglip-export").resolve("config.json").toFile());
+        assertEquals("full", c.get("vision_feature_select_strategy").asText());
+        assertEquals(16, c.get("image_seq_length").asInt());
     }
 
     /**
