@@ -71,6 +71,20 @@ public final class AtomicFile {
         return n;
     }
 
+    /**
+     * Removes a folder an unfinished write left (a build or an export that failed), best effort: what cannot be
+     * removed stays hidden under its temporary name and is never taken for a finished one.
+     */
+    public static void deleteTree(Path p) {
+        try (var s = Files.walk(p)) {
+            for (Path q : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(q);
+            }
+        } catch (IOException | java.io.UncheckedIOException ignored) {
+            // best effort, as above
+        }
+    }
+
     public static void writeString(Path target, String text) {
         byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
         write(target, ch -> {

@@ -137,6 +137,19 @@ public final class Checkpoint implements AutoCloseable {
         return files.isEmpty() ? Map.of() : files.get(0).metadata();
     }
 
+    /**
+     * The key prefix under which a part of a bigger checkpoint sits, found by one of its tensors' name endings
+     * ({@code embed_tokens.weight} gives {@code model.language_model.}, …), or empty when no tensor ends so.
+     */
+    public java.util.Optional<String> prefixOf(String suffix) {
+        for (TensorInfo t : tensors()) {
+            if (t.name().endsWith(suffix)) {
+                return java.util.Optional.of(t.name().substring(0, t.name().length() - suffix.length()));
+            }
+        }
+        return java.util.Optional.empty();
+    }
+
     public boolean contains(String name) {
         return byName.containsKey(name);
     }

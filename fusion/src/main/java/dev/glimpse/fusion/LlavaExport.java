@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.glimpse.core.AtomicFile;
 import dev.glimpse.core.BadInputException;
 import dev.glimpse.core.Checkpoint;
 import dev.glimpse.core.DType;
@@ -19,7 +20,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Supplier;
@@ -121,11 +121,11 @@ public final class LlavaExport {
             Files.move(work, out, StandardCopyOption.ATOMIC_MOVE);
             return out;
         } catch (IOException ex) {
-            deleteTree(work);
+            AtomicFile.deleteTree(work);
             throw new BadInputException("cannot write the export " + out + ": " + ex.getMessage()
                     + " (nothing was left behind)", ex);
         } catch (RuntimeException ex) {
-            deleteTree(work);
+            AtomicFile.deleteTree(work);
             throw ex;
         }
     }
@@ -224,7 +224,7 @@ public final class LlavaExport {
 
     /** The tower's floating-point tensors under its own prefix, as {@code vision_tower.*}. */
     private void towerTensors(Checkpoint ckpt, List<SafetensorsStream.Entry> out) {
-        String prefix = prefixOf(ckpt, "embeddings.patch_embedding.weight");
+        String prefix = ModelLoader.prefixOf(ckpt, "embeddings.patch_embedding.weight");
         for (TensorInfo t : ckpt.tensors()) {
             if (t.name().startsWith(prefix) && t.dtype().isFloating()) {
                 out.add(entry("vision_tower." + t.name().substring(prefix.length()), t, () -> ckpt.toFloats(t.name())));
@@ -328,25 +328,6 @@ public final class LlavaExport {
             shards.get(i).forEach(e -> map.put(e.name(), file));
         }
         JSON.writerWithDefaultPrettyPrinter().writeValue(dir.resolve(Checkpoint.INDEX).toFile(), index);
-    }
-
-    private static String prefixOf(Checkpoint ckpt, String suffix) {
-        for (TensorInfo t : ckpt.tensors()) {
-            if (t.name().endsWith(suffix)) {
-                return t.name().substring(0, t.name().length() - suffix.length());
-            }
-        }
-        throw new BadInputException(ckpt.location() + ": no tensor '*" + suffix + "'");
-    }
-
-    private static void deleteTree(Path p) {
-        try (Stream<Path> s = Files.walk(p)) {
-            for (Path q : s.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(q);
-            }
-        } catch (IOException ignored) {
-            // best effort: the folder is hidden (a dot name) and never taken for an export
-        }
     }
 
     /** The JSON files of the export: configs and the tokenizer with its image token. */

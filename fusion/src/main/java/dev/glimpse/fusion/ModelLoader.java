@@ -105,12 +105,9 @@ final class ModelLoader {
         }
     }
 
-    private static String prefixOf(Checkpoint ckpt, String suffix) {
-        for (TensorInfo t : ckpt.tensors()) {
-            if (t.name().endsWith(suffix)) {
-                return t.name().substring(0, t.name().length() - suffix.length());
-            }
-        }
-        throw new BadInputException(ckpt.location() + ": no tensor '*" + suffix + "'");
+    /** Where a part sits in a LLaVA checkpoint, found by one of its tensors; one line when it is not there. */
+    static String prefixOf(Checkpoint ckpt, String suffix) {
+        return ckpt.prefixOf(suffix).orElseThrow(() -> new BadInputException(ckpt.location() + ": no tensor '*"
+                + suffix + "'"));
     }
 }

@@ -101,22 +101,22 @@ final class OnnxModelCache {
             AtomicFile.write(work.resolve("build.json"), ch -> ch.write(ByteBuffer.wrap(
                     new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsBytes(info))));
             if (Files.exists(built) && !complete(built)) {
-                deleteTree(built); // damaged (files truncated or removed since): replaced by this build
+                AtomicFile.deleteTree(built); // damaged (files truncated or removed since): replaced by this build
             }
             try {
                 Files.move(work, built, StandardCopyOption.ATOMIC_MOVE);
             } catch (FileAlreadyExistsException | DirectoryNotEmptyException e) {
-                deleteTree(work); // another process finished the same build first
+                AtomicFile.deleteTree(work); // another process finished the same build first
             } catch (AtomicMoveNotSupportedException e) {
                 Files.move(work, built);
             }
             LOG.info("built {} ({} weights) in {} s", built, o.weights(),
                     Duration.between(start, Instant.now()).toSeconds());
         } catch (IOException e) {
-            deleteTree(work);
+            AtomicFile.deleteTree(work);
             throw new GlimpseException("cannot write the ONNX model in " + work + ": " + e.getMessage(), e);
         } catch (RuntimeException | Error e) {
-            deleteTree(work);
+            AtomicFile.deleteTree(work);
             throw e;
         }
     }
@@ -226,19 +226,9 @@ final class OnnxModelCache {
         try (Stream<Path> s = Files.list(root)) {
             for (Path p : s.filter(p -> p.getFileName().toString().startsWith(".building-")).toList()) {
                 if (Files.getLastModifiedTime(p).toInstant().isBefore(Instant.now().minus(Duration.ofDays(1)))) {
-                    deleteTree(p);
+                    AtomicFile.deleteTree(p);
                 }
             }
-        }
-    }
-
-    private static void deleteTree(Path p) {
-        try (Stream<Path> s = Files.walk(p)) {
-            for (Path q : s.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(q);
-            }
-        } catch (IOException ignored) {
-            // best effort: a leftover .building- folder is never used and is removed a day later
         }
     }
 }

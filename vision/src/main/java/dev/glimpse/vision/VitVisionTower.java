@@ -137,12 +137,8 @@ public final class VitVisionTower implements VisionTower {
 
     /** Finds where the tower's keys start: "", "vision_model.", "vision_tower.", "model.vision_tower.", …. */
     private static String prefix(Checkpoint ckpt) {
-        for (TensorInfo t : ckpt.tensors()) {
-            if (t.name().endsWith("embeddings.patch_embedding.weight")) {
-                return t.name().substring(0, t.name().length() - "embeddings.patch_embedding.weight".length());
-            }
-        }
-        throw new BadInputException(ckpt.location() + ": no vision tower weights (no '*embeddings.patch_embedding.weight')");
+        return ckpt.prefixOf("embeddings.patch_embedding.weight").orElseThrow(() -> new BadInputException(
+                ckpt.location() + ": no vision tower weights (no '*embeddings.patch_embedding.weight')"));
     }
 
     private NDArray load(Checkpoint ckpt, String key, long... shape) {
