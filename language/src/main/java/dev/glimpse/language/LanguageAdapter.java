@@ -45,6 +45,7 @@ public final class LanguageAdapter {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Pattern LORA_KEY = Pattern.compile(
             "model\\.layers\\.(\\d+)\\.(self_attn|mlp)\\.(\\w+)\\.lora_([AB])(?:\\.default)?\\.weight");
+    private static final Pattern WEIGHT_KEY = Pattern.compile("layers\\.(\\d+)\\.(self_attn|mlp)\\.(\\w+)\\.weight");
     private static final Pattern PROMPT_KEY = Pattern.compile(
             "model\\.layers\\.(\\d+)\\.self_attn\\.adaption_(prompt|gate)");
 
@@ -142,8 +143,7 @@ public final class LanguageAdapter {
         if (lora == null || !key.startsWith(prefix) || !key.endsWith(".weight")) {
             return null;
         }
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("layers\\.(\\d+)\\.(self_attn|mlp)\\.(\\w+)\\.weight")
-                .matcher(key.substring(prefix.length()));
+        Matcher m = WEIGHT_KEY.matcher(key.substring(prefix.length()));
         if (!m.matches()) {
             return null;
         }

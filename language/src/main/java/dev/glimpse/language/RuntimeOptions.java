@@ -121,7 +121,8 @@ public record RuntimeOptions(InferenceEngine engine, Device device, DataType dat
      * engines share — the GPU when libtorch sees one — where ONNX Runtime's build has CUDA, else the CPU.
      */
     public OnnxCausalLM.Builder onnx(Path dir) {
-        boolean gpu = device != null ? device.isGpu() : GlimpseEngine.device().isGpu() && onnxCuda();
+        // ONNX Runtime's providers first: on its CPU build (the default) libtorch is not started just to find a GPU
+        boolean gpu = device != null ? device.isGpu() : onnxCuda() && GlimpseEngine.device().isGpu();
         OnnxCausalLM.Builder b = OnnxCausalLM.builder(dir).weights(weights).threads(threads).gpu(gpu);
         if (accuracyLevel != null) {
             b.accuracyLevel(accuracyLevel);
