@@ -4,11 +4,11 @@
 #   check  mixed-precision steps (bf16, fp16) against fp32 on the GPU, fused and explicit attention; fp32 greedy ids
 #   train  adapter-step samples/s and peak GPU memory: Glimpse bf16 vs PyTorch bf16 + SDPA at Qwen2.5-0.5B, 1.5B and
 #          LLaMA-7B shapes (576 image + 128 text tokens, batch 16)
-#   extra  0.5B: Glimpse bf16 with explicit attention, with activation checkpointing, fp16 + loss scaling,
-#          fp32 + TF32; PyTorch fp32 + TF32
 #   infer  prefill and greedy decode tokens/s, Glimpse bf16 vs transformers generate, 0.5B and 7B
+#   extra  0.5B: Glimpse bf16 with explicit attention, with activation checkpointing, fp16 + loss scaling,
+#          fp32 + TF32; PyTorch fp32 + TF32 (last: the first to go when the budget runs out)
 # Results: $OUT/results.jsonl (one JSON line per run, with nvidia-smi's peak), $OUT/report.md, logs.
-# Knobs: OUT, WORK (default /tmp/glimpse-gpu), PHASES (default "check train extra infer"), BUDGET_S (default 560:
+# Knobs: OUT, WORK (default /tmp/glimpse-gpu), PHASES (default "check train infer extra"), BUDGET_S (default 560:
 # a step that would start later is skipped and says so), BATCH (16), STEPS (5), SHAPES (train shapes).
 set -u
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -17,7 +17,7 @@ HERE="$ROOT/benchmarks/gpu"
 OUT="${OUT:-$ROOT/gpu-out}"
 WORK="${WORK:-/tmp/glimpse-gpu}"
 BUDGET_S="${BUDGET_S:-560}"
-PHASES="${PHASES:-check train extra infer}"
+PHASES="${PHASES:-check train infer extra}"
 BATCH="${BATCH:-16}"
 STEPS="${STEPS:-5}"
 SHAPES="${SHAPES:-qwen2.5-0.5b qwen2.5-1.5b llama-7b}"
@@ -169,6 +169,15 @@ if has train; then
   done
 fi
 
+# ---------------------------------------------------------------- inference: prefill + decode
+if has infer; then
+  for s in qwen2.5-0.5b llama-7b; do
+    [ -d "$CK/$s" ] || continue
+    left "gen $s" && jb "glimpse-gen-$DT-$s" 150 -- gen gpu "$CK/$s" $DT 512 128
+    left "hf gen $s" && run "hf-gen-bf16-$s" 150 $PY "$HERE/generate_gpu.py" "$CK/$s" bf16 512 128
+  done
+fi
+
 # ---------------------------------------------------------------- extra rows at 0.5B
 if has extra; then
   s=qwen2.5-0.5b
@@ -177,15 +186,6 @@ if has extra; then
   left "fp16" && jb "glimpse-fp16-explicit-$s" 150 -Dglimpse.attention=explicit -- train gpu "$CK/$s" fp16 "$BATCH" "$STEPS"
   left "fp32" && jb "glimpse-fp32-tf32-$s" 200 -- train gpu "$CK/$s" fp32 "$BATCH" "$STEPS"
   left "torch fp32" && run "torch-fp32-tf32-$s" 150 $PY "$HERE/adapter_step_gpu.py" "$CK/$s" fp32 sdpa 1 "$BATCH" "$STEPS"
-fi
-
-# ---------------------------------------------------------------- inference: prefill + decode
-if has infer; then
-  for s in qwen2.5-0.5b llama-7b; do
-    [ -d "$CK/$s" ] || continue
-    left "gen $s" && jb "glimpse-gen-$DT-$s" 150 -- gen gpu "$CK/$s" $DT 512 128
-    left "hf gen $s" && run "hf-gen-bf16-$s" 150 $PY "$HERE/generate_gpu.py" "$CK/$s" bf16 512 128
-  done
 fi
 
 $PY "$HERE/report_gpu.py" "$RES" "$OUT/report.png" >"$OUT/report.md" 2>>"$LOG" || say "report failed (see run.log)"
