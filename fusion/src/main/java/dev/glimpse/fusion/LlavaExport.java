@@ -13,6 +13,7 @@ import dev.glimpse.core.LanguageModelConfig;
 import dev.glimpse.core.ModelRepository;
 import dev.glimpse.core.SafetensorsStream;
 import dev.glimpse.core.TensorInfo;
+import dev.glimpse.core.TokenizerConfig;
 import dev.glimpse.language.LanguageAdapter;
 import dev.glimpse.language.RuntimeOptions;
 import java.io.IOException;
@@ -40,6 +41,13 @@ import java.util.stream.Stream;
  */
 public final class LlavaExport {
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** The chat template file transformers 5 reads for the tokenizer and the processor. */
+    static final String CHAT_TEMPLATE = "chat_template.jinja";
+    /**
+     * The prompt contract of the exported bundle (its {@link PromptTemplate}), which transformers ignores and Glimpse
+     * reads back, so that questions asked of the export are the ones its adapter was trained on.
+     */
+    public static final String PROMPT_FILE = "glimpse_prompt.json";
 
     /** The stored type (null: each tensor's own) and the largest shard in bytes. */
     public record Options(DType dtype, long maxShardBytes) {
@@ -48,6 +56,7 @@ public final class LlavaExport {
         }
     }
 
+    private final Path bundleDir;
     private final Bundle bundle;
     private final Path towerDir;
     private final Path llmDir;
@@ -56,6 +65,7 @@ public final class LlavaExport {
     private final Options options;
 
     private LlavaExport(Path bundleDir, ModelRepository repository, Options options) {
+        this.bundleDir = bundleDir;
         ModelLoader loader = new ModelLoader(repository, RuntimeOptions.defaults());
         this.bundle = Bundle.read(bundleDir);
         this.towerDir = loader.resolve(bundleDir, bundle.vision());
@@ -73,7 +83,8 @@ public final class LlavaExport {
         /**
          * The trained parts beside an unchanged base model: the LLM adapter as PEFT directories ({@code lora/},
          * {@code adaption_prompt/}) and the projector as LLaVA's {@code mm_projector.safetensors} (the original
-         * repository's names, {@code model.mm_projector.0|2.*}, a gate folded) with {@code projector_config.json}.
+         * repository's names, {@code model.mm_projector.0|2.*}, a gate folded) with {@code projector_config.json},
+         * and a {@code bundle.json} over the same tower and base LLM, so Glimpse loads the folder as a model.
          */
         PEFT;
 
@@ -127,6 +138,23 @@ public final class LlavaExport {
         } catch (RuntimeException ex) {
             AtomicFile.deleteTree(work);
             throw ex;
+        }
+    }
+
+    /**
+     * The prompt template of a LLaVA checkpoint: the one a Glimpse export recorded, else llava-hf's
+     * "USER: … ASSISTANT:" form of LLaVA-1.5's ScienceQA prompt.
+     */
+    static PromptTemplate promptOf(Path dir) {
+        Path f = dir.resolve(PROMPT_FILE);
+        if (!Files.isRegularFile(f)) {
+            return new PromptTemplate("USER: " + PromptTemplate.LLAVA.template() + " ASSISTANT:",
+                    PromptTemplate.Scoring.LETTERS, " ");
+        }
+        try {
+            return PromptTemplate.read(JSON.readTree(f.toFile()), f.toString());
+        } catch (IOException e) {
+            throw new BadInputException(f + ": not valid JSON: " + e.getMessage(), e);
         }
     }
 
@@ -207,10 +235,20 @@ public final class LlavaExport {
                     .replace("linear_2.", "2.");
             renamed.add(new SafetensorsStream.Entry("model.mm_projector." + n, e.dtype(), e.shape(), e.values()));
         }
-        SafetensorsStream.write(dir.resolve("mm_projector.safetensors"), Map.of("format", "pt"), renamed);
+        SafetensorsStream.write(dir.resolve(Adapter.LLAVA_WEIGHTS), Map.of("format", "pt"), renamed);
         AdapterConfig c = adapter.config();
         new AdapterConfig(c.projector(), c.featureDim(), c.hiddenSize(), c.llmHiddenSize(), c.imageTokens(), false,
                 c.tower(), c.towerLayer(), c.llm()).write(dir); // the gate is folded: the file has none
+        // a bundle over the same base parts, so Glimpse loads the export as it is (local parts by absolute path)
+        new Bundle(baseRef(bundle.vision(), towerDir), bundle.visionLayer(), bundle.dropCls(),
+                baseRef(bundle.llm(), llmDir), ".", bundle.template(), lora == null ? null : ".").write(dir);
+    }
+
+    /** A hub id stays one; a local part is named by its absolute path (the export lives elsewhere). */
+    private String baseRef(String ref, Path resolved) {
+        Path p = Path.of(ref);
+        boolean local = p.isAbsolute() || Files.exists(bundleDir.resolve(ref));
+        return local ? resolved.toAbsolutePath().normalize().toString() : ref;
     }
 
     private int tokenizerSize() throws IOException {
@@ -376,6 +414,12 @@ public final class LlavaExport {
             copy(llmDir.resolve("generation_config.json"), dir, false);
             copy(llmDir.resolve("special_tokens_map.json"), dir, false);
             tokenizer(dir, llmDir, imageToken);
+            // chats: the template Glimpse renders them with (the LLM's own, else LLaVA v1), for transformers too
+            String chat = TokenizerConfig.read(llmDir).chatTemplate();
+            Files.writeString(dir.resolve(CHAT_TEMPLATE), chat != null ? chat : Conversation.LLAVA_V1_TEMPLATE);
+            ObjectNode prompt = JSON.createObjectNode(); // questions: the template the bundle was trained with
+            b.template().write(prompt);
+            write(dir.resolve(PROMPT_FILE), prompt);
         }
 
         /** tokenizer.json and tokenizer_config.json with {@code <image>} added as a special token. */

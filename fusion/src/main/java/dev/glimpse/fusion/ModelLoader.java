@@ -88,8 +88,7 @@ final class ModelLoader {
                     : lmPrefix.replaceFirst("model\\.$", "") + "lm_head.weight";
             Projector proj = Projector.fromCheckpoint(ckpt, prefixOf(ckpt, "multi_modal_projector.linear_1.weight")
                     + "multi_modal_projector.");
-            PromptTemplate t = new PromptTemplate("USER: " + PromptTemplate.LLAVA.template() + " ASSISTANT:",
-                    PromptTemplate.Scoring.LETTERS, " ");
+            PromptTemplate t = LlavaExport.promptOf(dir);
             lm = runtime.openPart(dir, cfg.text(), lmPrefix, head);
             return VisionLanguageModel.of(tower, lm, proj, t);
         } catch (RuntimeException e) {

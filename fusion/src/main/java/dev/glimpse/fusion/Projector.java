@@ -86,23 +86,33 @@ public final class Projector {
         return params.contains(POSITIONS) ? (int) params.shape(POSITIONS)[0] : 0;
     }
 
-    /** Reads {@code multi_modal_projector.*} tensors (from an adapter file or a whole LLaVA checkpoint). */
+    /**
+     * Reads {@code multi_modal_projector.*} tensors (from an adapter file or a whole LLaVA checkpoint), or the original
+     * LLaVA repository's {@code mm_projector.0|2.*} (the same layers under their nn.Sequential indices).
+     */
     public static Projector fromCheckpoint(Checkpoint ckpt, String prefix) {
-        String l1 = prefix + "linear_1.weight";
+        boolean indexed = !ckpt.contains(prefix + "linear_1.weight") && ckpt.contains(prefix + "0.weight");
+        String first = prefix + (indexed ? "0." : "linear_1.");
+        String second = prefix + (indexed ? "2." : "linear_2.");
+        String l1 = first + "weight";
         if (!ckpt.contains(l1)) {
-            throw new BadInputException(ckpt.location() + ": missing tensor '" + l1 + "'");
+            throw new BadInputException(ckpt.location() + ": missing tensor '" + prefix + "linear_1.weight'");
         }
         long[] s1 = ckpt.info(l1).shape();
-        boolean mlp = ckpt.contains(prefix + "linear_2.weight");
+        boolean mlp = ckpt.contains(second + "weight");
         boolean gated = ckpt.contains(prefix + "gate");
         Parameters p = new Parameters();
-        for (String n : mlp ? new String[] {"linear_1.weight", "linear_1.bias", "linear_2.weight", "linear_2.bias"}
-                : new String[] {"linear_1.weight", "linear_1.bias"}) {
-            p.put(n, ckpt.info(prefix + n).shape(), ckpt.toFloats(prefix + n));
+        for (String w : new String[] {"weight", "bias"}) {
+            p.put("linear_1." + w, ckpt.info(first + w).shape(), ckpt.toFloats(first + w));
         }
-        int out = (int) (mlp ? ckpt.info(prefix + "linear_2.weight").shape()[0] : s1[0]);
-        if (mlp && ckpt.info(prefix + "linear_2.weight").shape()[1] != s1[0]) {
-            throw new BadInputException(ckpt.location() + ": linear_2 takes " + ckpt.info(prefix + "linear_2.weight")
+        if (mlp) {
+            for (String w : new String[] {"weight", "bias"}) {
+                p.put("linear_2." + w, ckpt.info(second + w).shape(), ckpt.toFloats(second + w));
+            }
+        }
+        int out = (int) (mlp ? ckpt.info(second + "weight").shape()[0] : s1[0]);
+        if (mlp && ckpt.info(second + "weight").shape()[1] != s1[0]) {
+            throw new BadInputException(ckpt.location() + ": linear_2 takes " + ckpt.info(second + "weight")
                     .shape()[1] + " inputs but linear_1 gives " + s1[0]);
         }
         if (gated) {

@@ -236,6 +236,17 @@ class LlavaExportTest {
                 .write(target.resolve("glimpse_reference.safetensors"));
         Files.copy(TestData.fixture("images").resolve("sqa_10555.png"), target.resolve("image.png"),
                 java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        // a chat as transformers' processors take it, and the text Glimpse renders for it
+        String text = Conversation.render(bundle.tokenizer(), List.of(new Conversation.Message("system", "Be brief."),
+                new Conversation.Message("user", "<image>\nWhat is it?")));
+        var chat = new ObjectMapper().createObjectNode();
+        var ms = chat.putArray("messages");
+        ms.addObject().put("role", "system").put("content", "Be brief.");
+        var parts = ms.addObject().put("role", "user").putArray("content");
+        parts.addObject().put("type", "image");
+        parts.addObject().put("type", "text").put("text", "What is it?");
+        chat.put("glimpse_text", text);
+        Files.writeString(target.resolve("glimpse_chat.json"), chat.toPrettyString());
     }
 
     @Test
@@ -258,6 +269,100 @@ class LlavaExportTest {
             }
         }
         assertTrue(Files.isRegularFile(out.resolve(AdapterConfig.FILE)));
+        // and Glimpse loads the folder as a model (its bundle.json names the same tower and base LLM)
+        try (VisionLanguageModel b = VisionLanguageModel.builder().model(bundle.toString()).repository(OFFLINE).build();
+             VisionLanguageModel e = VisionLanguageModel.builder().model(out.toString()).repository(OFFLINE).build()) {
+            long[] ids = new long[24];
+            for (int i = 0; i < ids.length; i++) {
+                ids[i] = i >= 2 && i < 18 ? 512 : 3 + 7 * i % 509;
+            }
+            float[] want = logits(b, ids, 512);
+            float[] got = logits(e, ids, 512);
+            double err = 0;
+            for (int i = 0; i < want.length; i++) {
+                err = Math.max(err, Math.abs(got[i] - want[i]));
+            }
+            System.out.printf("PEFT export vs bundle: max |logit diff| %.2e%n", err);
+            assertTrue(err <= 4e-5, "the folded gate reassociates the projector's last product; max abs " + err);
+            assertEquals(b.template(), e.template());
+        }
+    }
+
+    /**
+     * What a user asks the export is what the bundle was trained on: the bundle's prompt template travels in
+     * glimpse_prompt.json (a question becomes the same token ids and the same answer), and its chat format in
+     * chat_template.jinja, which Glimpse and transformers both read (a chat becomes the same text and ids; transformers'
+     * list-of-parts messages render as the text with {@code <image>} in place).
+     */
+    @Test
+    void theExportKeepsThePromptContractAndTheChatFormat() throws Exception {
+        Path out = LlavaExport.export(bundle, OFFLINE, dir.resolve("contract"), LlavaExport.Options.defaults());
+        java.awt.image.BufferedImage img = new ImageLoader().load(TestData.fixture("images").resolve("sqa_10555.png"));
+        Question q = new Question(List.of(img), "Which animal is shown?", List.of("a cat", "a dog", "a bird"),
+                "A photo from a farm.");
+        try (VisionLanguageModel b = VisionLanguageModel.builder().model(bundle.toString()).repository(OFFLINE).build();
+             VisionLanguageModel e = VisionLanguageModel.builder().model(out.toString()).repository(OFFLINE).build()) {
+            assertEquals(b.template(), e.template());
+            assertArrayEquals(b.encode(b.template().render(q)).ids(), e.encode(e.template().render(q)).ids());
+            Answer ab = b.answer(q);
+            Answer ae = e.answer(q);
+            assertEquals(ab.letter(), ae.letter());
+            for (String k : ab.probabilities().keySet()) {
+                // logits within 4e-5 (class comment) move a log-likelihood by at most that per token
+                assertEquals(ab.probabilities().get(k), ae.probabilities().get(k), 1e-4, k);
+            }
+            List<Conversation.Message> chat = List.of(new Conversation.Message("system", "Be brief."),
+                    new Conversation.Message("user", "<image>\nWhat is it?"),
+                    new Conversation.Message("assistant", "A chart."), new Conversation.Message("user", "Of what?"));
+            String cb = Conversation.render(b.tokenizer(), chat);
+            assertEquals(cb, Conversation.render(e.tokenizer(), chat));
+            assertArrayEquals(b.encode(cb).ids(), e.encode(cb).ids());
+            String parts = e.tokenizer().applyChatTemplate(List.of(java.util.Map.of("role", "user", "content",
+                    List.of(java.util.Map.of("type", "image"), java.util.Map.of("type", "text", "text", "What is it?")))),
+                    true);
+            assertEquals(Conversation.render(b.tokenizer(), List.of(new Conversation.Message("user",
+                    "<image>\nWhat is it?"))), parts);
+        }
+        assertEquals(Conversation.LLAVA_V1_TEMPLATE, Files.readString(out.resolve(LlavaExport.CHAT_TEMPLATE)),
+                "stories260k has no chat template: LLaVA v1's, as Glimpse renders it");
+    }
+
+    /**
+     * A disk that fills during the export, for real: the child runs under ulimit -f (writes past 600 kB fail with
+     * EFBIG, as they would with ENOSPC) — one line, exit 2, and neither the target nor a temporary folder is left;
+     * with room again the same export succeeds.
+     */
+    @Test
+    void aDiskThatFillsLeavesNoHalfExport() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isExecutable(Path.of("/bin/bash")), "needs bash's ulimit");
+        Path parent = Files.createDirectories(dir.resolve("full-disk"));
+        Path out = parent.resolve("export");
+        String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        String cmd = "ulimit -f 600; exec '" + javaBin + "' -XX:-UsePerfData -cp '" + System.getProperty("java.class.path")
+                + "' -Dai.djl.offline=true '" + ExportMain.class.getName() + "' '" + bundle + "' '" + out + "'";
+        Process p = new ProcessBuilder("/bin/bash", "-c", cmd).redirectErrorStream(true).start();
+        String said = new String(p.getInputStream().readAllBytes());
+        assertTrue(p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS));
+        assertEquals(2, p.exitValue(), said);
+        String line = said.lines().filter(l -> l.startsWith("export failed: ")).findFirst().orElse(said);
+        assertTrue(line.contains("File too large") && line.contains("nothing was left behind"), said);
+        try (Stream<Path> s = Files.list(parent)) {
+            assertEquals(List.of(), s.toList(), "no half export and no temporary folder");
+        }
+        LlavaExport.export(bundle, OFFLINE, out, LlavaExport.Options.defaults());
+        assertTrue(Files.isRegularFile(out.resolve(Checkpoint.SINGLE)));
+    }
+
+    /** The export in a child process (for the full-disk test): one line and exit 2 on bad input. */
+    public static final class ExportMain {
+        public static void main(String[] a) {
+            try {
+                LlavaExport.export(Path.of(a[0]), OFFLINE, Path.of(a[1]), LlavaExport.Options.defaults());
+            } catch (BadInputException e) {
+                System.out.println("export failed: " + e.getMessage());
+                System.exit(2);
+            }
+        }
     }
 
     @Test

@@ -24,6 +24,10 @@ final class ChatTemplate {
                 ChatTemplate.class, "raiseException", String.class));
     }
 
+    String template() {
+        return template;
+    }
+
     /** Called by templates that reject a conversation. */
     public static String raiseException(String message) {
         throw new BadInputException("chat template: " + message);

@@ -35,6 +35,7 @@ public final class Tokenizer implements AutoCloseable {
     private final Map<String, Integer> added = new HashMap<>();
     private final Set<Integer> special = new HashSet<>();
     private final ChatTemplate chatTemplate;
+    private volatile ChatTemplate otherTemplate;
 
     private Tokenizer(Path file, HuggingFaceTokenizer tokenizer, TokenizerConfig config) {
         this.file = file;
@@ -155,6 +156,19 @@ public final class Tokenizer implements AutoCloseable {
             throw new BadInputException(file.getParent() + ": tokenizer_config.json has no chat_template");
         }
         return chatTemplate.render(messages, addGenerationPrompt);
+    }
+
+    /**
+     * Renders messages with {@code template} (a Jinja chat template) instead of the model's own, with this
+     * tokenizer's special tokens, as transformers renders a template passed to {@code apply_chat_template}.
+     */
+    public String applyChatTemplate(String template, List<Map<String, Object>> messages, boolean addGenerationPrompt) {
+        ChatTemplate t = otherTemplate;
+        if (t == null || !t.template().equals(template)) {
+            t = new ChatTemplate(template, config);
+            otherTemplate = t; // a racing thread builds its own: the field only saves the next call the parse
+        }
+        return t.render(messages, addGenerationPrompt);
     }
 
     private static int[] toInts(long[] ids) {
