@@ -111,6 +111,11 @@ public final class FeatureCache implements AutoCloseable {
         }
     }
 
+    /** The sha256 of an image's bytes (as {@link #contentHash(Path)} of a file holding them). */
+    public static String contentHash(byte[] bytes) {
+        return hash(bytes);
+    }
+
     static String hash(byte[] bytes) {
         try {
             return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
