@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -59,62 +60,95 @@ public final class EvalRunner {
 
     public static EvalReport run(ScienceQaDataset data, Path imagesDir, Model model, Scoring scoring,
                                  AnswerPolicy policy, Path outDir, Progress progress) {
-        Path answers = outDir.resolve("answers.jsonl");
+        return run(data, todo -> todo.stream().map(p -> answerOne(model, p, imagesDir, scoring)).iterator(), policy,
+                outDir, progress);
+    }
+
+    /** Where answers come from: one {@link Answered} per problem of {@code todo}, in its order. */
+    public interface Answers {
+        Iterator<Answered> answer(List<Problem> todo);
+    }
+
+    /**
+     * Answers the problems not yet in {@code outDir/answers.jsonl} through {@code answers} (in the dataset's order,
+     * each appended as it arrives, so a restart skips them), then scores the file: the run above, or the same run
+     * with the answering done elsewhere (glimpse-spark's executors).
+     */
+    public static EvalReport run(ScienceQaDataset data, Answers answers, AnswerPolicy policy, Path outDir,
+                                 Progress progress) {
+        Path file = outDir.resolve("answers.jsonl");
         List<LoadIssue> issues = new ArrayList<>();
         Map<String, String> done = new LinkedHashMap<>();
         ObjectMapper json = new ObjectMapper();
         try {
             Files.createDirectories(outDir);
-            if (Files.isRegularFile(answers)) {
-                Predictions prev = Predictions.llavaAnswers(answers);
-                done.putAll(prev.texts());
+            if (Files.isRegularFile(file)) {
+                done.putAll(Predictions.llavaAnswers(file).texts());
             }
         } catch (IOException e) {
             throw new GlimpseException("cannot prepare " + outDir + ": " + e.getMessage(), e);
         }
         List<Problem> todo = data.problems().stream().filter(p -> !done.containsKey(p.id())).toList();
-        int n = 0;
-        progress.update(data.size() - todo.size(), data.size(), "");
-        for (Problem p : todo) {
-            Path image = null;
-            if (p.hasImage()) {
-                image = ScienceQaDataset.imagePath(p, imagesDir);
-                if (!Files.isRegularFile(image)) {
-                    issues.add(new LoadIssue(image, 0, p.id(), "image missing: the question is counted as wrong"));
-                    progress.update(data.size() - todo.size() + ++n, data.size(), "missing image");
-                    continue;
-                }
+        int n = data.size() - todo.size();
+        progress.update(n, data.size(), "");
+        for (Iterator<Answered> it = answers.answer(todo); it.hasNext(); ) {
+            Answered a = it.next();
+            if (a.issue() != null) {
+                issues.add(new LoadIssue(a.image() != null ? Path.of(a.image()) : file, 0, a.id(), a.issue()));
+            } else {
+                append(file, a, json);
             }
-            String prompt;
-            String text;
-            try {
-                prompt = model.prompt(p);
-                text = answer(model, p, image, scoring);
-            } catch (dev.glimpse.core.BadInputException e) {
-                // e.g. a prompt longer than the model's context: this question is wrong, the run goes on
-                issues.add(new LoadIssue(answers, 0, p.id(), "not answered: " + e.getMessage()));
-                progress.update(data.size() - todo.size() + ++n, data.size(), "skipped");
-                continue;
-            }
-            Map<String, Object> row = new LinkedHashMap<>();
-            row.put("question_id", p.id());
-            row.put("prompt", prompt);
-            row.put("text", text);
-            try {
-                Files.writeString(answers, json.writeValueAsString(row) + "\n", StandardCharsets.UTF_8,
-                        StandardOpenOption.CREATE, StandardOpenOption.APPEND);
-            } catch (IOException e) {
-                throw new GlimpseException("cannot append to " + answers + ": " + e.getMessage(), e);
-            }
-            progress.update(data.size() - todo.size() + ++n, data.size(), "");
+            progress.update(++n, data.size(), a.issue() == null ? "" : a.image() != null ? "missing image" : "skipped");
         }
-        Predictions all = Files.isRegularFile(answers) ? Predictions.llavaAnswers(answers)
+        Predictions all = Files.isRegularFile(file) ? Predictions.llavaAnswers(file)
                 : new Predictions(Map.of(), Map.of(), List.of());
-        EvalReport r = Scorer.scoreTexts(data, all, policy, 0, answers.toString());
+        EvalReport r = Scorer.scoreTexts(data, all, policy, 0, file.toString());
         List<LoadIssue> merged = new ArrayList<>(r.issues());
         merged.addAll(issues);
         return new EvalReport(r.source(), r.policy(), r.correct(), r.total(), r.accuracy(), r.unparseable(),
                 r.missing(), r.expectedAccuracy(), r.byCategory(), r.missingColumns(), r.questions(), merged);
+    }
+
+    /**
+     * One problem's outcome: the prompt and answer text, or why it has none ({@code image} set when its image is
+     * missing, which ScienceQA counts as wrong). Serializable: a Spark task returns it to the driver.
+     */
+    public record Answered(String id, String prompt, String text, String issue, String image)
+            implements java.io.Serializable {}
+
+    /**
+     * Answers one problem as {@link #run} does (a missing image or a model refusal is the problem's issue, not an
+     * error): the unit a distributed run (glimpse-spark) executes per problem, so it answers exactly as this one.
+     */
+    public static Answered answerOne(Model model, Problem p, Path imagesDir, Scoring scoring) {
+        Path image = null;
+        if (p.hasImage()) {
+            image = ScienceQaDataset.imagePath(p, imagesDir);
+            if (!Files.isRegularFile(image)) {
+                return new Answered(p.id(), null, null, "image missing: the question is counted as wrong",
+                        image.toString());
+            }
+        }
+        try {
+            return new Answered(p.id(), model.prompt(p), answer(model, p, image, scoring), null, null);
+        } catch (dev.glimpse.core.BadInputException e) {
+            // e.g. a prompt longer than the model's context: this question is wrong, the run goes on
+            return new Answered(p.id(), null, null, "not answered: " + e.getMessage(), null);
+        }
+    }
+
+    /** Appends one answer to answers.jsonl in LLaVA's answer format. */
+    public static void append(Path answers, Answered a, ObjectMapper json) {
+        Map<String, Object> row = new LinkedHashMap<>();
+        row.put("question_id", a.id());
+        row.put("prompt", a.prompt());
+        row.put("text", a.text());
+        try {
+            Files.writeString(answers, json.writeValueAsString(row) + "\n", StandardCharsets.UTF_8,
+                    StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+        } catch (IOException e) {
+            throw new GlimpseException("cannot append to " + answers + ": " + e.getMessage(), e);
+        }
     }
 
     /** The model's answer text: generated, or the letter of the likeliest option. */

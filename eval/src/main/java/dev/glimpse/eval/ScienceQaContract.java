@@ -20,6 +20,19 @@ import java.util.List;
 public final class ScienceQaContract {
     private ScienceQaContract() {}
 
+    /**
+     * The template {@code eval run --template} names: model (the one the model was trained with, {@code own}), llava
+     * (LLaVA-1.5's letters) or options (LLaVA's prompt, choices scored by their text).
+     */
+    public static PromptTemplate template(String name, PromptTemplate own) {
+        return switch (name.toLowerCase(java.util.Locale.ROOT)) {
+            case "model" -> own;
+            case "llava" -> PromptTemplate.LLAVA;
+            case "options" -> PromptTemplate.LLAVA.withScoring(PromptTemplate.Scoring.OPTIONS);
+            default -> throw new BadInputException("--template '" + name + "': expected model, llava or options");
+        };
+    }
+
     /** The prompt of {@code p} under {@code t}. */
     public static String render(PromptTemplate t, Problem p) {
         return t.render(p.hint() == null ? "" : p.hint(), p.question(), p.choices(), p.hasImage() ? 1 : 0);

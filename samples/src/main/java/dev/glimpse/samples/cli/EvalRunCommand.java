@@ -64,6 +64,14 @@ final class EvalRunCommand implements Callable<Integer> {
     @Option(names = "--out", required = true)
     Path out;
 
+    @Option(names = "--spark", paramLabel = "MASTER", description = "Answer on Apache Spark (local[N], or a cluster's"
+            + " master URL; Spark on the class path: docs/spark.md): the same answers.jsonl and report as without.")
+    String spark;
+
+    @Option(names = "--spark-partitions", defaultValue = "0", description = "Partitions of the questions (0: Spark's"
+            + " default parallelism).")
+    int sparkPartitions;
+
     @Option(names = "--json", description = "Print {correct,total,accuracy,unparseable,by_category}.")
     boolean json;
 
@@ -80,19 +88,38 @@ final class EvalRunCommand implements Callable<Integer> {
         AnswerPolicy pol = AnswerPolicy.parse(policy);
         ImageLoader loader = new ImageLoader();
         EvalReport r;
+        if (spark != null) {
+            r = onSpark(d, sc, pol);
+            EvalCommand.print(r, ReportWriter.write(r, out), json, spec.commandLine().getOut());
+            return 0;
+        }
         try (VisionLanguageModel vlm = engineOptions.load(model);
              CliProgress bar = new CliProgress("eval", d.size(), "q")) {
-            PromptTemplate t = switch (template.toLowerCase(java.util.Locale.ROOT)) {
-                case "model" -> vlm.template();
-                case "llava" -> PromptTemplate.LLAVA;
-                case "options" -> PromptTemplate.LLAVA.withScoring(PromptTemplate.Scoring.OPTIONS);
-                default -> throw new dev.glimpse.core.BadInputException("--template '" + template
-                        + "': expected model, llava or options");
-            };
+            PromptTemplate t = ScienceQaContract.template(template, vlm.template());
             r = EvalRunner.run(d, images, ScienceQaContract.model(vlm, t, loader), sc, pol, out, bar);
         }
         List<Path> files = ReportWriter.write(r, out);
         EvalCommand.print(r, files, json, spec.commandLine().getOut());
         return 0;
+    }
+
+    /** The same run with the answering on Spark (glimpse-spark), loaded only when asked for. */
+    private EvalReport onSpark(ScienceQaDataset d, EvalRunner.Scoring sc, AnswerPolicy pol) {
+        try {
+            Class.forName("org.apache.spark.sql.SparkSession", false, getClass().getClassLoader());
+        } catch (ClassNotFoundException e) {
+            throw new dev.glimpse.core.BadInputException("--spark needs Apache Spark on the class path: set SPARK_HOME"
+                    + " for ./glimpse, or run through spark-submit (docs/spark.md)");
+        }
+        Path local = Path.of(model);
+        String ref = java.nio.file.Files.exists(local) ? local.toAbsolutePath().normalize().toString() : model;
+        String dt = engineOptions.dataType() == null ? null : dev.glimpse.core.Precision.name(engineOptions.dataType());
+        dev.glimpse.spark.ModelSpec m = new dev.glimpse.spark.ModelSpec(ref,
+                engineOptions.effectiveEngine().name().toLowerCase(java.util.Locale.ROOT),
+                engineOptions.weights.name().toLowerCase(java.util.Locale.ROOT), null, dt, 0);
+        try (CliProgress bar = new CliProgress("eval", d.size(), "q")) {
+            return dev.glimpse.spark.SparkScienceQa.runOn(spark, d, images, new dev.glimpse.spark.SparkScienceQa.Options(
+                    m, template, sc, sparkPartitions), pol, out, bar);
+        }
     }
 }

@@ -73,4 +73,28 @@ class EvalRunCommandTest {
             }
         }
     }
+
+    @Test
+    void evalRunOnSparkWritesTheSameAnswersAndReport(@TempDir Path dir) throws Exception {
+        String[] base = {"eval", "run", "--model", "demo-kit/bundle", "--questions",
+            TestData.scienceQa().resolve("questions/llava_test_CQM-A.json").toString(), "--images",
+            TestData.scienceQa().resolve("images").toString(), "--limit", "12", "--json", "--out"};
+        CliRunner one = CliRunner.run(concat(base, dir.resolve("one").toString()));
+        assertEquals(0, one.code(), one.err());
+        CliRunner spark = CliRunner.run(concat(base, dir.resolve("spark").toString(), "--spark", "local[2]"));
+        assertEquals(0, spark.code(), spark.err());
+        assertEquals(Files.readAllLines(dir.resolve("one/answers.jsonl")),
+                Files.readAllLines(dir.resolve("spark/answers.jsonl")));
+        JsonNode a = new ObjectMapper().readTree(one.out());
+        JsonNode b = new ObjectMapper().readTree(spark.out());
+        assertEquals(a, b, "the same --json summary");
+        assertEquals(new ObjectMapper().readTree(dir.resolve("one/report.json").toFile()).get("by_category"),
+                new ObjectMapper().readTree(dir.resolve("spark/report.json").toFile()).get("by_category"));
+    }
+
+    static String[] concat(String[] a, String... b) {
+        String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
 }
