@@ -33,15 +33,21 @@ import org.apache.spark.sql.types.StructType;
  * and the whole problem), each executor answers its partitions with {@link EvalRunner#answerOne} — the unit the
  * single-process run executes, with the same model, template and scoring — and the driver appends the answers to
  * {@code answers.jsonl} in the dataset's order and scores them with the same code. Same questions, same answers, same
- * report. The work goes out in chunks (a few dozen questions per partition each), so answers reach the file as they
- * are made and an interrupted run resumes where it stopped, as the single-process run does.
+ * report. The work goes out in chunks (16 questions per partition, doubling while a chunk takes under 15 s), so answers
+ * reach the file as they are made and an interrupted run resumes where it stopped, as the single-process run does.
  *
  * <p>The images directory and the model must be on a path every executor sees (or the model shipped as
  * {@code sparkfiles:NAME}): docs/spark.md.
  */
 public final class SparkScienceQa {
-    /** Questions per partition per Spark job: answers come back (and are saved) at least this often. */
-    static final int CHUNK_PER_PARTITION = 32;
+    /**
+     * Questions per partition in the first Spark job; each next job doubles it while jobs take under
+     * {@link #CHUNK_SECONDS} (each job plans and compiles its query, ~0.1–1 s, so small chunks cost throughput), up to
+     * {@link #MAX_CHUNK_PER_PARTITION}: answers reach the file about every {@code CHUNK_SECONDS} or sooner.
+     */
+    static final int CHUNK_PER_PARTITION = 16;
+    static final int MAX_CHUNK_PER_PARTITION = 1024;
+    static final double CHUNK_SECONDS = 30;
 
     static final StructType SCHEMA = new StructType().add("id", DataTypes.StringType)
             .add("question", DataTypes.StringType).add("choices", DataTypes.createArrayType(DataTypes.StringType))
@@ -102,6 +108,7 @@ public final class SparkScienceQa {
         private final Options options;
         private final int partitions;
         private int next;
+        private int perPartition = CHUNK_PER_PARTITION;
         private Iterator<EvalRunner.Answered> current = Collections.emptyIterator();
 
         Chunks(SparkSession spark, List<Problem> todo, String images, Options options) {
@@ -116,9 +123,13 @@ public final class SparkScienceQa {
         @Override
         public boolean hasNext() {
             while (!current.hasNext() && next < todo.size()) {
-                int end = Math.min(todo.size(), next + partitions * CHUNK_PER_PARTITION);
+                int end = Math.min(todo.size(), next + partitions * perPartition);
+                long t0 = System.nanoTime();
                 current = answer(todo.subList(next, end)).iterator();
                 next = end;
+                if ((System.nanoTime() - t0) / 1e9 < CHUNK_SECONDS / 2) {
+                    perPartition = Math.min(MAX_CHUNK_PER_PARTITION, perPartition * 2);
+                }
             }
             return current.hasNext();
         }
