@@ -191,7 +191,7 @@ public final class VisionFeatureExtractor extends Transformer implements Default
         @Override
         public Iterator<Row> call(Iterator<Row> rows) {
             VisionTower tower = ExecutorModels.tower(spec).model();
-            return new VisionLanguageAnswerer.Batches<>(rows, batchSize, batch -> encode(tower, batch));
+            return new Batches<>(rows, batchSize, batch -> encode(tower, batch));
         }
 
         private List<Row> encode(VisionTower tower, List<Row> batch) {

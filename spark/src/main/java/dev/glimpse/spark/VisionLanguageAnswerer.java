@@ -265,38 +265,4 @@ public final class VisionLanguageAnswerer extends Transformer implements Default
             return new Object[] {a.text(), a.letter(), a.letter() == null ? null : p, null};
         }
     }
-
-    /** An iterator over a partition that maps it a batch at a time (Spark reads lazily; so does this). */
-    static final class Batches<T, R> implements Iterator<R> {
-        private final Iterator<T> in;
-        private final int size;
-        private final java.util.function.Function<List<T>, List<R>> map;
-        private Iterator<R> current = java.util.Collections.emptyIterator();
-
-        Batches(Iterator<T> in, int size, java.util.function.Function<List<T>, List<R>> map) {
-            this.in = in;
-            this.size = size;
-            this.map = map;
-        }
-
-        @Override
-        public boolean hasNext() {
-            while (!current.hasNext() && in.hasNext()) {
-                List<T> batch = new ArrayList<>(size);
-                while (batch.size() < size && in.hasNext()) {
-                    batch.add(in.next());
-                }
-                current = map.apply(batch).iterator();
-            }
-            return current.hasNext();
-        }
-
-        @Override
-        public R next() {
-            if (!hasNext()) {
-                throw new java.util.NoSuchElementException();
-            }
-            return current.next();
-        }
-    }
 }

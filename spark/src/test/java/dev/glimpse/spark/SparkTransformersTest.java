@@ -230,6 +230,10 @@ class SparkTransformersTest {
                 assertEquals(key, r.getAs("key"));
             }
             System.out.printf("Spark features vs glimpse features: max |diff| %.2e%n", worst);
+            fx.write().overwrite().save(dir.resolve("extractor").toString());
+            VisionFeatureExtractor back = VisionFeatureExtractor.load(dir.resolve("extractor").toString());
+            assertEquals(fx.towerSpec(), back.towerSpec());
+            assertEquals(2, (Integer) back.getOrDefault(back.batchSize()));
             assertTrue(worst <= 1e-5, "fp32 features within 1e-5 (batches of 2 against 4); max " + worst);
         }
     }
