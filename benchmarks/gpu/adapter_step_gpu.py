@@ -55,12 +55,42 @@ def main(model_dir, dtype, attn, tf32, b, steps, img=576, text=128, answer=32):
         if i > 0:
             times.append(time.perf_counter() - s0)
     med = sorted(times)[len(times) // 2]
+    phases = breakdown(model, proj, opt, scaler, feats, ids, embed, dt, dtype, answer, vocab)
     print(json.dumps(dict(mode="torch-train", model=model_dir.rstrip("/").split("/")[-1], dtype=dtype, attention=attn,
                           tf32=bool(tf32), batch=b, tokens_per_sample=img + text, load_s=round(load, 2),
                           median_step_s=med, samples_per_s=b / med, final_loss=float(loss),
-                          max_allocated_gib=torch.cuda.max_memory_allocated() / 2**30,
+                          phases=phases, max_allocated_gib=torch.cuda.max_memory_allocated() / 2**30,
                           max_reserved_gib=torch.cuda.max_memory_reserved() / 2**30,
                           gpu=torch.cuda.get_device_name(0), torch=torch.__version__)), flush=True)
+
+
+def breakdown(model, proj, opt, scaler, feats, ids, embed, dt, dtype, answer, vocab):
+    """Where a step's time goes, as GpuBench reports it: the forward alone (no autograd) and the optimizer step, each
+    the median of 3, synchronized. Never fails the run: an error is reported in its place."""
+    try:
+        def forward():
+            with torch.autocast("cuda", dtype=dt, enabled=dtype != "fp32"):
+                x = torch.cat((proj(feats).to(dt), embed(ids)), 1)
+                hidden = model.model(inputs_embeds=x).last_hidden_state
+                logits = model.lm_head(hidden[:, -answer - 1:-1]).float()
+                return F.cross_entropy(logits.reshape(-1, vocab), ids[:, -answer:].reshape(-1))
+
+        def timed(fn):
+            out = []
+            for _ in range(3):
+                torch.cuda.synchronize()
+                t0 = time.perf_counter()
+                fn()
+                torch.cuda.synchronize()
+                out.append(time.perf_counter() - t0)
+            return sorted(out)[1]
+
+        with torch.no_grad():
+            fwd = timed(forward)
+        scaler.scale(forward()).backward()  # gradients for the optimizer steps below
+        return dict(forward_nograd_s=fwd, optimizer_s=timed(lambda: opt.step()))
+    except Exception as e:  # noqa: BLE001 -- the main figures matter more than this breakdown
+        return dict(error=str(e)[:200])
 
 
 if __name__ == "__main__":

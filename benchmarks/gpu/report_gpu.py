@@ -74,6 +74,19 @@ if shapes:
                 f"{seven['tokens_per_sample']} tokens (LLaVA's 576 image tokens + prompt) / {seven['samples_per_s']:.1f}"
                 f" samples/s = **{minutes:.0f} minutes** of steps (target ≤ 60), peak {gib(seven)} GiB.", ""]
 
+phased = [r for r in rows if r.get("mode") in ("train", "torch-train") and isinstance(r.get("phases"), dict)
+          and "forward_nograd_s" in r["phases"]]
+if phased:
+    out += ["## Where a step's time goes (medians, seconds)", "",
+            "| run | step | forward alone (no autograd) | the rest: autograd forward, backward, gradients | optimizer |",
+            "|---|---:|---:|---:|---:|"]
+    for r in phased:
+        p = r["phases"]
+        step = r["median_step_s"]
+        out.append(f"| {r['label']} | {step:.3f} | {p['forward_nograd_s']:.3f} | "
+                   f"{step - p['forward_nograd_s'] - p['optimizer_s']:.3f} | {p['optimizer_s']:.4f} |")
+    out.append("")
+
 extra = [r for r in rows if r.get("mode") in ("train", "torch-train") and r.get("model") == "qwen2.5-0.5b"]
 if extra:
     out += ["## All training rows at Qwen2.5-0.5B shape", "",

@@ -185,11 +185,13 @@ public final class GpuBench {
             }
             TrainingBatch batch = new TrainingBatch(ids, labels, mask, feats);
             List<Double> times = new ArrayList<>();
+            List<Double> optimizer = new ArrayList<>();
             double first = 0;
             double loss = Double.NaN;
             for (int it = 0; it <= steps; it++) {
                 long t0 = System.nanoTime();
-                AdapterTrainer.LossAndGrads lg = trainer.lossAndGradients(batch);
+                AdapterTrainer.LossAndGrads lg = trainer.lossAndGradients(batch); // gradients back in Java: synced
+                long t1 = System.nanoTime();
                 adam.update(trainer.parameters().values(), lg.grads(), 1e-3);
                 loss = lg.loss();
                 double dt = sec(t0);
@@ -197,18 +199,32 @@ public final class GpuBench {
                     first = dt;
                 } else {
                     times.add(dt);
+                    optimizer.add(sec(t1));
                 }
                 System.err.printf(Locale.ROOT, "step %d: %.3f s, loss %.4f%n", it, dt, loss);
             }
-            List<Double> sorted = new ArrayList<>(times);
-            sorted.sort(Double::compare);
-            double med = sorted.get(sorted.size() / 2);
+            // where a step's time goes: the forward alone (no autograd; its loss read back, so synced)
+            List<Double> forward = new ArrayList<>();
+            for (int it = 0; it < 3; it++) {
+                long t0 = System.nanoTime();
+                trainer.loss(batch);
+                forward.add(sec(t0));
+            }
+            double med = median(times);
             System.out.println(String.format(Locale.ROOT, "RESULT {\"mode\":\"train\",%s,\"model\":\"%s\",\"batch\":%d,"
                     + "\"tokens_per_sample\":%d,\"steps\":%d,\"load_s\":%.2f,\"first_step_s\":%.3f,\"median_step_s\":%.4f,"
                     + "\"samples_per_s\":%.2f,\"final_loss\":%.4f,\"loss_scale\":%.0f,\"activation_checkpointing\":%b,"
-                    + "\"step_seconds\":%s}", common(d, t), dir.getFileName(), b, n, times.size(), load, first, med,
-                    b / med, loss, trainer.lossScaler().scale(), Boolean.getBoolean("bench.checkpointing"), times));
+                    + "\"phases\":{\"forward_nograd_s\":%.4f,\"optimizer_s\":%.4f},\"step_seconds\":%s}", common(d, t),
+                    dir.getFileName(), b, n, times.size(), load, first, med, b / med, loss,
+                    trainer.lossScaler().scale(), Boolean.getBoolean("bench.checkpointing"), median(forward),
+                    median(optimizer), times));
         }
+    }
+
+    static double median(List<Double> xs) {
+        List<Double> sorted = new ArrayList<>(xs);
+        sorted.sort(Double::compare);
+        return sorted.get(sorted.size() / 2);
     }
 
     /** Prefill of a random prompt, then greedy decoding of exactly {@code fresh} tokens (no stop token). */
