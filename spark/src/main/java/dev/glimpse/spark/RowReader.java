@@ -66,12 +66,20 @@ final class RowReader implements Serializable {
             return new Parsed(new Question(images, q, opts, ctx), null);
         } catch (BadInputException e) {
             return new Parsed(null, e.getMessage());
-        } catch (RuntimeException e) { // a decoder's own failure on a hostile image: this row's error, not the job's
-            return new Parsed(null, "image: " + e);
         }
     }
 
     private BufferedImage image(Row r) {
+        try {
+            return decode(r);
+        } catch (BadInputException e) {
+            throw e;
+        } catch (RuntimeException e) { // a decoder's own failure on a hostile image: this row's error, not the job's
+            throw new BadInputException("image: cannot decode (" + e + ")", e);
+        }
+    }
+
+    private BufferedImage decode(Row r) {
         ImageLoader loader = new ImageLoader(ImageLoader.DEFAULT_MAX_PIXELS, maxImageBytes);
         if (imageIsBinary) {
             return loader.load((byte[]) r.get(image), "image (binary column)");
