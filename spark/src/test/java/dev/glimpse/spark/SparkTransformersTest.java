@@ -171,6 +171,25 @@ class SparkTransformersTest {
     }
 
     @Test
+    void aModelShippedWithAddFileIsFoundThroughSparkFiles() throws Exception {
+        // the demo kit whole (the bundle names its tower and LLM by relative paths), as a job would ship it
+        spark.sparkContext().addFile(TestData.repo().resolve("samples/demo-kit").toString(), true);
+        Dataset<Row> df = spark.createDataFrame(goodRows().subList(0, 3), QUESTIONS);
+        List<Row> shipped = new VisionLanguageAnswerer().setModel("sparkfiles:demo-kit/bundle").transform(df)
+                .collectAsList();
+        Map<String, Row> local = answers(df, 8, ImageLoader.DEFAULT_MAX_BYTES);
+        for (Row r : shipped) {
+            assertNull(r.getAs("error"));
+            assertEquals(local.get(r.getString(0)).<String>getAs("letter"), r.getAs("letter"));
+        }
+        // a model that is not there fails its task (not a row: no row can be answered), naming what is missing
+        Exception e = assertThrows(Exception.class, () -> new VisionLanguageAnswerer()
+                .setModel("sparkfiles:not-shipped").transform(df).collectAsList());
+        String all = e.toString() + (e.getCause() == null ? "" : e.getCause().toString());
+        assertTrue(all.contains("sparkfiles:not-shipped: not among the files shipped"), all);
+    }
+
+    @Test
     void paramsAreCheckedOnTheDriverAndTheAnswererSavesAndLoads() throws Exception {
         Dataset<Row> df = spark.createDataFrame(goodRows(), QUESTIONS);
         BadInputException e = assertThrows(BadInputException.class, () -> new VisionLanguageAnswerer()
