@@ -5,6 +5,7 @@
 #   train  adapter-step samples/s and peak GPU memory: Glimpse bf16 vs PyTorch bf16 + SDPA at Qwen2.5-0.5B, 1.5B and
 #          LLaMA-7B shapes (576 image + 128 text tokens, batch 16)
 #   infer  prefill and greedy decode tokens/s, Glimpse bf16 vs transformers generate, 0.5B and 7B
+#   (and, when prepare.sh made .gpu/export-ref, issue #24's LLaVA export through transformers)
 #   extra  0.5B: Glimpse bf16 with explicit attention, with activation checkpointing, fp16 + loss scaling,
 #          fp32 + TF32; PyTorch fp32 + TF32 (last: the first to go when the budget runs out)
 # Results: $OUT/results.jsonl (one JSON line per run, with nvidia-smi's peak), $OUT/report.md, logs.
@@ -48,6 +49,14 @@ JRE="$WORK/jre0"
 [ -x "$JRE/bin/java" ] || tar -xJf "$G/jre.tar.xz" -C "$WORK" 2>/dev/null \
   || $PY -c "import tarfile,sys;tarfile.open(sys.argv[1]).extractall(sys.argv[2])" "$G/jre.tar.xz" "$WORK"
 JAVA="$JRE/bin/java"
+
+# ---------------------------------------------------------------- #24: a LLaVA export through transformers (CPU,
+# in the background while the GPU works)
+EXPORT_CHECK=""
+if [ -d "$G/export-ref" ]; then
+  timeout 180 $PY "$ROOT/tools/fixtures/check_llava_export.py" "$G/export-ref" >"$OUT/llava-export-check.txt" 2>&1 &
+  EXPORT_CHECK=$!
+fi
 
 # ---------------------------------------------------------------- DJL's JNI, patched for Glimpse (fallback: as is)
 build_jni() {  # SRC_DIR BUILD_DIR -> prints the .so path
@@ -186,6 +195,12 @@ if has extra; then
   left "fp16" && jb "glimpse-fp16-explicit-$s" 150 -Dglimpse.attention=explicit -- train gpu "$CK/$s" fp16 "$BATCH" "$STEPS"
   left "fp32" && jb "glimpse-fp32-tf32-$s" 200 -- train gpu "$CK/$s" fp32 "$BATCH" "$STEPS"
   left "torch fp32" && run "torch-fp32-tf32-$s" 150 $PY "$HERE/adapter_step_gpu.py" "$CK/$s" fp32 sdpa 1 "$BATCH" "$STEPS"
+fi
+
+# ---------------------------------------------------------------- #24's export check: its result
+if [ -n "$EXPORT_CHECK" ]; then
+  wait "$EXPORT_CHECK" && say "PASS llava-export: $(grep -E '^(logits|chat)' "$OUT/llava-export-check.txt" | tr '\n' ' ')" \
+    || say "FAIL llava-export: $(tail -3 "$OUT/llava-export-check.txt" | tr '\n' ' ')"
 fi
 
 $PY "$HERE/report_gpu.py" "$RES" "$OUT/report.png" >"$OUT/report.md" 2>>"$LOG" || say "report failed (see run.log)"
