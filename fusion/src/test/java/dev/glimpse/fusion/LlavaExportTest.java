@@ -103,12 +103,7 @@ class LlavaExportTest {
             for (VisionLanguageModel exported : List.of(w, s)) {
                 float[] got = logits(exported, ids, image);
                 assertEquals(ids.length * (v + 1), got.length, "one more logit: the image token's");
-                double err = 0;
-                for (int t = 0; t < ids.length; t++) {
-                    for (int k = 0; k < v; k++) {
-                        err = Math.max(err, Math.abs(got[t * (v + 1) + k] - want[t * v + k]));
-                    }
-                }
+                double err = maxDiff(got, v + 1, want, v, ids.length);
                 double top = 0;
                 for (float x : want) {
                     top = Math.max(top, Math.abs(x));
@@ -127,20 +122,29 @@ class LlavaExportTest {
         try (VisionLanguageModel b = VisionLanguageModel.builder().model(bundleDir.toString()).repository(OFFLINE)
                 .build();
              VisionLanguageModel e = VisionLanguageModel.builder().model(out.toString()).repository(OFFLINE).build()) {
-            long[] ids = new long[24];
-            for (int i = 0; i < ids.length; i++) {
-                ids[i] = i >= 2 && i < 18 ? vocab : 3 + 7 * i % (vocab - 3); // 16 image slots after two tokens
-            }
-            float[] want = logits(b, ids, vocab);
-            float[] got = logits(e, ids, vocab);
-            double err = 0;
-            for (int t = 0; t < ids.length; t++) {
-                for (int k = 0; k < vocab; k++) {
-                    err = Math.max(err, Math.abs(got[t * (vocab + 1) + k] - want[t * vocab + k]));
-                }
-            }
-            return err;
+            long[] ids = ids(vocab);
+            return maxDiff(logits(e, ids, vocab), vocab + 1, logits(b, ids, vocab), vocab, ids.length);
         }
+    }
+
+    /** 24 token ids for a vocabulary of {@code vocab}: two tokens, 16 image slots (marked {@code vocab}), six more. */
+    static long[] ids(int vocab) {
+        long[] ids = new long[24];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = i >= 2 && i < 18 ? vocab : 3 + 7 * i % (vocab - 3);
+        }
+        return ids;
+    }
+
+    /** max |got - want| over {@code tokens} rows and want's {@code vocab} columns (got's rows may be longer). */
+    static double maxDiff(float[] got, int gotVocab, float[] want, int vocab, int tokens) {
+        double err = 0;
+        for (int t = 0; t < tokens; t++) {
+            for (int k = 0; k < vocab; k++) {
+                err = Math.max(err, Math.abs(got[t * gotVocab + k] - want[t * vocab + k]));
+            }
+        }
+        return err;
     }
 
     /**
@@ -272,16 +276,8 @@ class LlavaExportTest {
         // and Glimpse loads the folder as a model (its bundle.json names the same tower and base LLM)
         try (VisionLanguageModel b = VisionLanguageModel.builder().model(bundle.toString()).repository(OFFLINE).build();
              VisionLanguageModel e = VisionLanguageModel.builder().model(out.toString()).repository(OFFLINE).build()) {
-            long[] ids = new long[24];
-            for (int i = 0; i < ids.length; i++) {
-                ids[i] = i >= 2 && i < 18 ? 512 : 3 + 7 * i % 509;
-            }
-            float[] want = logits(b, ids, 512);
-            float[] got = logits(e, ids, 512);
-            double err = 0;
-            for (int i = 0; i < want.length; i++) {
-                err = Math.max(err, Math.abs(got[i] - want[i]));
-            }
+            long[] ids = ids(512);
+            double err = maxDiff(logits(e, ids, 512), 512, logits(b, ids, 512), 512, ids.length);
             System.out.printf("PEFT export vs bundle: max |logit diff| %.2e%n", err);
             assertTrue(err <= 4e-5, "the folded gate reassociates the projector's last product; max abs " + err);
             assertEquals(b.template(), e.template());
