@@ -61,7 +61,7 @@ public final class SparkBench {
             SparkSession spark = SparkSession.builder().master(run[0]).appName("bench")
                     .config("spark.ui.enabled", "false").getOrCreate();
             spark.sparkContext().setLogLevel("WARN");
-            ModelSpec spec = new ModelSpec(bundle, null, null, null, null, Integer.parseInt(run[1]));
+            ModelSpec spec = new ModelSpec(bundle, null, null, null, null, null, Integer.parseInt(run[1]));
             // Spark's own first-job costs (class loading, query compilation) paid once per application, untimed
             SparkScienceQa.run(spark, all.only(new LinkedHashSet<>(ids.subList(0, 4))), images, new SparkScienceQa
                     .Options(spec, "model", EvalRunner.Scoring.LIKELIHOOD, 0), AnswerPolicy.LLAVA,

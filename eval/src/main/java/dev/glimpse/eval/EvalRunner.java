@@ -138,7 +138,7 @@ public final class EvalRunner {
     }
 
     /** Appends one answer to answers.jsonl in LLaVA's answer format. */
-    public static void append(Path answers, Answered a, ObjectMapper json) {
+    private static void append(Path answers, Answered a, ObjectMapper json) {
         Map<String, Object> row = new LinkedHashMap<>();
         row.put("question_id", a.id());
         row.put("prompt", a.prompt());

@@ -18,14 +18,10 @@ public record TowerSpec(String vision, String layer, boolean dropCls, String dev
         if (layer == null || layer.isBlank()) {
             throw new BadInputException("layer: -1, -2 or an ONNX output name");
         }
-        if (device != null) {
-            ModelSpec.runtime(null, null, device, null, 0); // checked here, on the driver
-        }
+        ModelSpec.device(device); // checked here, on the driver
     }
 
     VisionTower load() {
-        String local = new ModelSpec(vision, null, null, null, null, 0).localModel();
-        return VisionTower.open(Path.of(local), layer, dropCls,
-                device == null ? null : ModelSpec.runtime(null, null, device, null, 0).device());
+        return VisionTower.open(Path.of(ModelSpec.local(vision)), layer, dropCls, ModelSpec.device(device));
     }
 }

@@ -158,7 +158,7 @@ public final class VisionLanguageAnswerer extends Transformer implements Default
             throw new BadInputException("VisionLanguageAnswerer: set model (a bundle directory, hub id or"
                     + " sparkfiles:NAME)");
         }
-        return new ModelSpec(str(model), orNull(str(engine)), orNull(str(weights)), orNull(str(device)),
+        return new ModelSpec(str(model), orNull(str(engine)), orNull(str(weights)), null, orNull(str(device)),
                 orNull(str(dtype)), (Integer) getOrDefault(threads));
     }
 

@@ -86,21 +86,19 @@ final class EvalRunCommand implements Callable<Integer> {
         }
         EvalRunner.Scoring sc = EvalRunner.Scoring.parse(scoring);
         AnswerPolicy pol = AnswerPolicy.parse(policy);
-        ImageLoader loader = new ImageLoader();
-        EvalReport r;
-        if (spark != null) {
-            r = onSpark(d, sc, pol);
-            EvalCommand.print(r, ReportWriter.write(r, out), json, spec.commandLine().getOut());
-            return 0;
-        }
-        try (VisionLanguageModel vlm = engineOptions.load(model);
-             CliProgress bar = new CliProgress("eval", d.size(), "q")) {
-            PromptTemplate t = ScienceQaContract.template(template, vlm.template());
-            r = EvalRunner.run(d, images, ScienceQaContract.model(vlm, t, loader), sc, pol, out, bar);
-        }
+        EvalReport r = spark != null ? onSpark(d, sc, pol) : here(d, sc, pol);
         List<Path> files = ReportWriter.write(r, out);
         EvalCommand.print(r, files, json, spec.commandLine().getOut());
         return 0;
+    }
+
+    /** The run in this process. */
+    private EvalReport here(ScienceQaDataset d, EvalRunner.Scoring sc, AnswerPolicy pol) {
+        try (VisionLanguageModel vlm = engineOptions.load(model);
+             CliProgress bar = new CliProgress("eval", d.size(), "q")) {
+            PromptTemplate t = ScienceQaContract.template(template, vlm.template());
+            return EvalRunner.run(d, images, ScienceQaContract.model(vlm, t, new ImageLoader()), sc, pol, out, bar);
+        }
     }
 
     /** The same run with the answering on Spark (glimpse-spark), loaded only when asked for. */
@@ -116,7 +114,7 @@ final class EvalRunCommand implements Callable<Integer> {
         String dt = engineOptions.dataType() == null ? null : dev.glimpse.core.Precision.name(engineOptions.dataType());
         dev.glimpse.spark.ModelSpec m = new dev.glimpse.spark.ModelSpec(ref,
                 engineOptions.effectiveEngine().name().toLowerCase(java.util.Locale.ROOT),
-                engineOptions.weights.name().toLowerCase(java.util.Locale.ROOT), null, dt, 0);
+                engineOptions.weights.name().toLowerCase(java.util.Locale.ROOT), engineOptions.accuracyLevel, null, dt, 0);
         try (CliProgress bar = new CliProgress("eval", d.size(), "q")) {
             return dev.glimpse.spark.SparkScienceQa.runOn(spark, d, images, new dev.glimpse.spark.SparkScienceQa.Options(
                     m, template, sc, sparkPartitions), pol, out, bar);
